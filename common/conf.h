@@ -1,0 +1,129 @@
+/*
+ * conf.h - hosttrail's configuration: a plain-data struct filled by libyaml
+ * from a file (or the embedded default), defaults first, then validated in a
+ * separate pass.  Every error names file:line:column and the key path, e.g.
+ *   hosttrail.yaml:14:9: trails[1].name: "a..b" is not a valid trail name: ...
+ *
+ * Key names are the snake_case of CloudTrail's own parameter names, so the
+ * config and the API say the same thing.  A loaded ht_conf is immutable; a
+ * reload builds a new one and main swaps it in only if it validated.
+ */
+#ifndef HT_CONF_H
+#define HT_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HT_CONF_DEFAULT_PATH "/etc/hosttrail/hosttrail.yaml"
+#define HT_MAX_TRAILS_PER_REGION 5
+#define HT_EX_CONFIG 78 /* EX_CONFIG: exit status for a bad config */
+
+enum ht_fsync_policy { HT_FSYNC_ALWAYS, HT_FSYNC_INTERVAL, HT_FSYNC_OFF };
+enum ht_bucket_type { HT_BUCKET_SPOOL, HT_BUCKET_S3 };
+enum ht_source_type { HT_SOURCE_INGEST };
+enum ht_access { HT_ACCESS_ADMIN, HT_ACCESS_READ };
+
+struct ht_conf_history {
+	unsigned retention_days;	/* default 90 */
+	uint64_t max_disk;		/* bytes, 0 = no cap; default 0 */
+	enum ht_fsync_policy fsync;	/* default interval */
+	uint64_t fsync_interval_ms;	/* default 1000 */
+};
+
+struct ht_conf_credential {
+	char *access_key_id;
+	char *secret_file;		/* absolute, or relative to the config file */
+	enum ht_access access;		/* default admin */
+};
+
+struct ht_conf_api {
+	char *socket;			/* path; relative = under state_dir; default "api.sock" */
+	char *listen;			/* "127.0.0.1:8149" or NULL for none; default NULL */
+	struct ht_conf_credential *credentials;
+	size_t n_credentials;
+};
+
+struct ht_conf_bucket {
+	char *name;			/* the map key */
+	enum ht_bucket_type type;
+	char *path;			/* spool: directory; relative = under state_dir */
+};
+
+struct ht_conf_subscription {
+	char *url;
+};
+
+struct ht_conf_topic {
+	char *name;			/* the map key */
+	struct ht_conf_subscription *subscriptions;
+	size_t n_subscriptions;
+};
+
+struct ht_conf_source {
+	enum ht_source_type type;
+	char **channels;		/* ingest: channel names */
+	size_t n_channels;
+};
+
+struct ht_conf_delivery {
+	uint64_t interval_ms;		/* default 5m, minimum 1s */
+	uint64_t max_events;		/* default 10000 */
+	uint64_t max_bytes;		/* uncompressed JSON bytes, default 50MiB */
+};
+
+struct ht_conf_trail {
+	char *name;
+	char *s3_bucket_name;		/* must name a bucket in buckets: */
+	char *s3_key_prefix;		/* NULL = none */
+	char *sns_topic_name;		/* NULL = none; must name a topic in topics: */
+	bool is_multi_region_trail;	/* default false */
+	bool include_global_service_events; /* default true */
+	bool enable_log_file_validation; /* default false */
+	bool is_organization_trail;	/* default false; needs organization_id */
+	bool start_logging;		/* default true */
+	struct ht_conf_delivery delivery;
+};
+
+struct ht_conf {
+	char *path;			/* file the config came from, or "<embedded default>" */
+	char *account_id;		/* 12 digits */
+	char *region;
+	char *organization_id;		/* "o-..." or NULL */
+	char *state_dir;		/* default /var/lib/hosttrail */
+	struct ht_conf_history history;
+	struct ht_conf_api api;
+	struct ht_conf_bucket *buckets;
+	size_t n_buckets;
+	struct ht_conf_topic *topics;
+	size_t n_topics;
+	struct ht_conf_source *sources;
+	size_t n_sources;
+	struct ht_conf_trail *trails;
+	size_t n_trails;
+};
+
+/* The embedded default config's YAML text (conf/hosttrail.yaml, built in). */
+extern const char ht_conf_default_yaml[];
+
+/* Load and validate the config at path; path NULL loads the embedded
+ * default.  On failure returns -EINVAL (or -errno if the file cannot be read,
+ * -ENOMEM) and writes one line "FILE:LINE:COL: KEY.PATH: message" into
+ * errbuf.  *ret is written only on success. */
+int ht_conf_load(const char *path, struct ht_conf **ret, char *errbuf, size_t errlen);
+/* Same, from YAML text in memory; name is used in error messages. */
+int ht_conf_load_string(const char *name, const char *yaml, size_t len, struct ht_conf **ret,
+    char *errbuf, size_t errlen);
+/* Override state_dir (before relative paths are resolved).  Used by
+ * hosttraild --state-dir.  0 or -ENOMEM. */
+int ht_conf_set_state_dir(struct ht_conf *conf, const char *dir);
+/* Resolve a path from the config: absolute paths as is, relative ones under
+ * state_dir.  Returns a malloc'd string or NULL on ENOMEM. */
+char *ht_conf_path(const struct ht_conf *conf, const char *path);
+/* Look up by name; NULL if absent. Borrowed. */
+const struct ht_conf_bucket *ht_conf_bucket(const struct ht_conf *conf, const char *name);
+const struct ht_conf_topic *ht_conf_topic(const struct ht_conf *conf, const char *name);
+/* Frees everything; NULL is a no-op. */
+void ht_conf_free(struct ht_conf *conf);
+
+#endif
