@@ -83,6 +83,12 @@ struct json_object *ht_record_to_json(const struct ht_record *rec);
  * 0 or -ENOMEM. */
 int ht_record_serialize(const struct ht_record *rec, struct printbuf *pb);
 
+/* 0 if the JSON value val (borrowed) may go into a record, else -EINVAL.
+ * Today that means no NaN or Infinity anywhere inside it: json-c reads them
+ * even in strict mode, but they are not JSON and would make the record
+ * unreadable to everyone else. */
+int ht_record_check_value(struct json_object *val);
+
 /* The LookupEvents "Username" of a record: userIdentity.userName, else the
  * last path part of userIdentity.arn, else principalId; NULL if none.
  * Borrowed from rec. */

@@ -43,6 +43,15 @@ int ht_parse_size(const char *s, uint64_t *ret_bytes);
  * 3-128 chars; starts and ends alphanumeric; no two adjacent specials; not an
  * IPv4 address).  Returns NULL when valid, else a static reason. */
 const char *ht_trail_name_invalid(const char *name);
+/* S3's bucket-name rules (3-63 chars of lowercase letters, digits, '.', '-';
+ * starts and ends alphanumeric; no ".."; not an IPv4 address; no "xn--"
+ * prefix, no "-s3alias" suffix).  Returns NULL when valid, else a static
+ * reason. */
+const char *ht_bucket_name_invalid(const char *name);
+/* SNS topic names: 1-256 chars of ASCII letters, digits, '_', '-'. */
+bool ht_topic_name_valid(const char *name);
+/* CloudTrail Lake channel names (and ids): 1-128 chars of [-_A-Za-z0-9]. */
+bool ht_channel_name_valid(const char *name);
 /* True for exactly 12 ASCII digits. */
 bool ht_account_id_valid(const char *s);
 /* ARN builders; return a malloc'd string or NULL on ENOMEM. */

@@ -1,0 +1,1560 @@
+/*
+ * conf.c - see conf.h.
+ *
+ * libyaml's document API turns the file into a node graph; the parser below
+ * walks it with per-section field tables (struct cp_field), so the schema is
+ * data: each table row names a key, the parser for its value and where the
+ * value goes.  Loading runs in three steps over one struct ht_conf:
+ *
+ *   1. defaults (conf_defaults, trail_defaults), as documented in conf.h;
+ *   2. parse: every value is converted and checked on its own (type, syntax,
+ *      range); unknown, duplicate and missing keys are refused here;
+ *   3. validate: rules that relate values to each other (a trail's bucket and
+ *      topic must exist, trail names are unique, at most five trails, an
+ *      organization trail needs organization_id).  The document is still
+ *      alive, so these errors point at the offending value too.
+ *
+ * The first error stops the load and becomes the one-line message
+ * "FILE:LINE:COL: KEY.PATH: message"; cp->path tracks the key path as the
+ * walk descends.  Nothing here touches the filesystem beyond reading the
+ * config itself: directories are created, and secret files opened, by the
+ * modules that use them.
+ *
+ * YAML aliases are refused: libyaml resolves them into shared (even cyclic)
+ * nodes, and a few aliases to large lists would multiply the work of the
+ * walk; cp->seen marks each node as it is used, so reuse is caught at once.
+ */
+#include "ht_build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "conf.h"
+#include "util.h"
+
+#define CONF_EMBEDDED_NAME "<embedded default>"
+#define CONF_MAX_FILE (1024 * 1024)	/* far above any real config */
+#define CONF_QUOTE_MAX 64		/* longest value quoted in an error */
+
+/* Parser state for one load.  Borrowed pointers only, except seen. */
+struct cp {
+	const char *name;		/* file name for messages */
+	const char *basedir;		/* for relative secret_file; NULL = keep */
+	yaml_document_t *doc;
+	struct ht_conf *conf;
+	unsigned char *seen;		/* one flag per document node */
+	char *err;
+	size_t errlen;
+	bool failed;			/* an error has been written; keep the first */
+	char path[256];			/* key path of the value being parsed */
+	size_t plen;
+	char quote[CONF_QUOTE_MAX * 4 + 8];
+};
+
+struct cp_field;
+typedef int cp_parse_fn(struct cp *cp, yaml_node_t *node, void *base, const struct cp_field *f);
+typedef int cp_item_fn(struct cp *cp, yaml_node_t *node, void *items, size_t idx);
+
+/* One key of a mapping: where its value goes and how it is parsed. */
+struct cp_field {
+	const char *key;
+	cp_parse_fn *parse;
+	size_t off;			/* member offset in the parent struct */
+	size_t size;			/* member size, for integers and enums */
+	size_t noff;			/* lists and named maps: offset of the count */
+	uint64_t min, max;		/* integers, durations and sizes */
+	const void *arg;		/* parser-specific, see each cp_* parser */
+	bool required;
+};
+
+/* A string's rule: NULL when valid, else a short reason. */
+struct cp_check {
+	const char *what;
+	const char *(*invalid)(const char *s);
+};
+
+struct cp_enum {
+	const char *what;
+	const char *const *names;	/* index = enum value, NULL-terminated */
+};
+
+/* A list of items, or a mapping of name -> item, each item_size bytes. */
+struct cp_items {
+	size_t item_size;
+	cp_item_fn *item;
+	size_t name_off;		/* named maps: offset of the char *name */
+	const struct cp_check *name_check;
+};
+
+static const yaml_mark_t cp_top = { 0, 0, 0 };	/* 1:1, for the file as a whole */
+
+/* ---- messages ---- */
+
+static void
+buf_vadd(char *buf, size_t len, size_t *n, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void
+buf_vadd(char *buf, size_t len, size_t *n, const char *fmt, va_list ap)
+{
+	int r;
+
+	if (*n >= len)
+		return;
+	r = vsnprintf(buf + *n, len - *n, fmt, ap);
+	if (r > 0)
+		*n = *n + (size_t)r < len ? *n + (size_t)r : len - 1;
+}
+
+static void
+buf_add(char *buf, size_t len, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+buf_add(char *buf, size_t len, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vadd(buf, len, n, fmt, ap);
+	va_end(ap);
+}
+
+/* The message must stay one line whatever the input held. */
+static void
+one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static int
+cp_verr(struct cp *cp, const yaml_mark_t *mark, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static int
+cp_verr(struct cp *cp, const yaml_mark_t *mark, const char *fmt, va_list ap)
+{
+	size_t n = 0;
+
+	if (cp->failed || cp->errlen == 0) {
+		cp->failed = true;
+		return -EINVAL;
+	}
+	cp->failed = true;
+	cp->err[0] = '\0';
+	buf_add(cp->err, cp->errlen, &n, "%s:%zu:%zu: ", cp->name, mark->line + 1,
+	    mark->column + 1);
+	if (cp->plen > 0)
+		buf_add(cp->err, cp->errlen, &n, "%s: ", cp->path);
+	buf_vadd(cp->err, cp->errlen, &n, fmt, ap);
+	one_line(cp->err);
+	return -EINVAL;
+}
+
+static int
+cp_err_mark(struct cp *cp, const yaml_mark_t *mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+cp_err_mark(struct cp *cp, const yaml_mark_t *mark, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = cp_verr(cp, mark, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static int
+cp_err(struct cp *cp, const yaml_node_t *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+cp_err(struct cp *cp, const yaml_node_t *node, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = cp_verr(cp, &node->start_mark, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* s in double quotes, escaped and shortened, in cp->quote (one per message). */
+static const char *
+cp_q(struct cp *cp, const char *s)
+{
+	size_t n = 0, len = sizeof(cp->quote);
+
+	buf_add(cp->quote, len, &n, "\"");
+	for (size_t i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i == CONF_QUOTE_MAX) {
+			buf_add(cp->quote, len, &n, "...");
+			break;
+		}
+		if (c == '"' || c == '\\')
+			buf_add(cp->quote, len, &n, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			buf_add(cp->quote, len, &n, "\\x%02x", c);
+		else
+			buf_add(cp->quote, len, &n, "%c", c);
+	}
+	buf_add(cp->quote, len, &n, "\"");
+	return cp->quote;
+}
+
+/* ---- key path ---- */
+
+static size_t
+path_push(struct cp *cp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static size_t
+path_push(struct cp *cp, const char *fmt, ...)
+{
+	size_t old = cp->plen;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vadd(cp->path, sizeof(cp->path), &cp->plen, fmt, ap);
+	va_end(ap);
+	return old;
+}
+
+static size_t
+path_key(struct cp *cp, const char *key)
+{
+	return path_push(cp, cp->plen > 0 ? ".%s" : "%s", key);
+}
+
+static void
+path_pop(struct cp *cp, size_t old)
+{
+	cp->plen = old;
+	cp->path[old] = '\0';
+}
+
+/* ---- nodes ---- */
+
+static bool
+is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = (const char *)n->data.scalar.value;
+	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+	    strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+static const char *
+kind(const yaml_node_t *n)
+{
+	if (is_null(n))
+		return "an empty value";
+	if (n->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (n->type == YAML_SEQUENCE_NODE)
+		return "a list";
+	return "a single value";
+}
+
+/* Fetch node id and mark it used; a second use means an alias. */
+static int
+cp_node(struct cp *cp, int id, yaml_node_t **ret)
+{
+	yaml_node_t *n = yaml_document_get_node(cp->doc, id);
+	size_t i;
+
+	if (n == NULL)
+		return cp_err_mark(cp, &cp_top, "internal error: YAML node %d is missing", id);
+	i = (size_t)(n - cp->doc->nodes.start);
+	if (cp->seen[i])
+		return cp_err(cp, n, "YAML aliases are not supported; write the value out in full");
+	cp->seen[i] = 1;
+	*ret = n;
+	return 0;
+}
+
+/* The value of key in mapping map, or NULL.  Does not mark anything used. */
+static yaml_node_t *
+cp_find(struct cp *cp, yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t *p;
+
+	if (map == NULL || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(cp->doc, p->key);
+
+		if (k != NULL && k->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)k->data.scalar.value, key) == 0)
+			return yaml_document_get_node(cp->doc, p->value);
+	}
+	return NULL;
+}
+
+/* An error about key's value in map (at the map itself if the key is absent). */
+static int
+cp_err_key(struct cp *cp, yaml_node_t *map, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+cp_err_key(struct cp *cp, yaml_node_t *map, const char *key, const char *fmt, ...)
+{
+	yaml_node_t *v = cp_find(cp, map, key);
+	size_t old = path_key(cp, key);
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = cp_verr(cp, v != NULL ? &v->start_mark : &map->start_mark, fmt, ap);
+	va_end(ap);
+	path_pop(cp, old);
+	return r;
+}
+
+static int
+cp_scalar(struct cp *cp, yaml_node_t *n, const char *what, const char **ret)
+{
+	if (n->type != YAML_SCALAR_NODE || is_null(n))
+		return cp_err(cp, n, "expected %s, found %s", what, kind(n));
+	/* "\0" in a quoted scalar would silently cut the C string short. */
+	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
+		return cp_err(cp, n, "must not contain NUL characters");
+	*ret = (const char *)n->data.scalar.value;
+	return 0;
+}
+
+/* ---- formatting limits for messages ---- */
+
+static void
+fmt_ms(uint64_t ms, char *buf, size_t len)
+{
+	static const struct { const char *u; uint64_t m; } units[] = {
+		{ "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 },
+	};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms != 0 && ms % units[i].m == 0) {
+			snprintf(buf, len, "%llu%s", (unsigned long long)(ms / units[i].m),
+			    units[i].u);
+			return;
+		}
+	}
+	snprintf(buf, len, "%llums", (unsigned long long)ms);
+}
+
+static void
+fmt_bytes(uint64_t b, char *buf, size_t len)
+{
+	static const char *const units[] = { "TiB", "GiB", "MiB", "KiB" };
+
+	for (int i = 0; i < 4; i++) {
+		uint64_t m = 1ULL << (10 * (4 - i));
+
+		if (b != 0 && b % m == 0) {
+			snprintf(buf, len, "%llu%s", (unsigned long long)(b / m), units[i]);
+			return;
+		}
+	}
+	snprintf(buf, len, "%lluB", (unsigned long long)b);
+}
+
+/* ---- scalar parsers ---- */
+
+static void
+store_u(void *base, const struct cp_field *f, uint64_t v)
+{
+	char *p = (char *)base + f->off;
+
+	if (f->size == sizeof(uint32_t)) {
+		uint32_t v32 = (uint32_t)v;
+
+		memcpy(p, &v32, sizeof(v32));
+	} else {
+		memcpy(p, &v, sizeof(v));
+	}
+}
+
+/* arg: const struct cp_check * or NULL.  Replaces a default. */
+static int
+cp_str(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	const struct cp_check *check = f->arg;
+	char **dst = (char **)((char *)base + f->off);
+	const char *v, *why;
+	char *copy;
+	int r;
+
+	r = cp_scalar(cp, n, "a string", &v);
+	if (r < 0)
+		return r;
+	if (check != NULL && (why = check->invalid(v)) != NULL)
+		return cp_err(cp, n, "%s is not a valid %s: %s", cp_q(cp, v), check->what, why);
+	copy = strdup(v);
+	if (copy == NULL)
+		return -ENOMEM;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+static int
+cp_bool(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
+	bool *dst = (bool *)((char *)base + f->off);
+	const char *v;
+	int r;
+
+	r = cp_scalar(cp, n, "true or false", &v);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < 3; i++) {
+		if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+			*dst = strcasecmp(v, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return cp_err(cp, n, "%s is not a boolean (use true or false)", cp_q(cp, v));
+}
+
+/* Plain decimal: no sign, no leading zeros (YAML 1.1 would read 010 as
+ * octal), no underscores, no hex.  -ERANGE past UINT64_MAX. */
+static int
+parse_dec(const char *s, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0'))
+		return -EINVAL;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+static int
+cp_uint(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	const char *v;
+	uint64_t u;
+	int r;
+
+	r = cp_scalar(cp, n, "a number", &v);
+	if (r < 0)
+		return r;
+	r = parse_dec(v, &u);
+	if (r == -EINVAL)
+		return cp_err(cp, n, "%s is not a plain decimal integer", cp_q(cp, v));
+	if (r < 0 || u < f->min || u > f->max)
+		return cp_err(cp, n, "%s is out of range (%llu to %llu)", cp_q(cp, v),
+		    (unsigned long long)f->min, (unsigned long long)f->max);
+	store_u(base, f, u);
+	return 0;
+}
+
+static int
+cp_duration(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	char lo[32], hi[32];
+	const char *v;
+	uint64_t ms;
+	int r;
+
+	r = cp_scalar(cp, n, "a duration", &v);
+	if (r < 0)
+		return r;
+	r = ht_parse_duration_ms(v, &ms);
+	if (r == -EINVAL)
+		return cp_err(cp, n, "%s is not a valid duration (a number with ms, s, m, h or d)",
+		    cp_q(cp, v));
+	if (r < 0 || ms < f->min || ms > f->max) {
+		fmt_ms(f->min, lo, sizeof(lo));
+		fmt_ms(f->max, hi, sizeof(hi));
+		return cp_err(cp, n, "%s is out of range (%s to %s)", cp_q(cp, v), lo, hi);
+	}
+	store_u(base, f, ms);
+	return 0;
+}
+
+static int
+cp_size(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	char lo[32], hi[32];
+	const char *v;
+	uint64_t b;
+	int r;
+
+	r = cp_scalar(cp, n, "a size", &v);
+	if (r < 0)
+		return r;
+	r = ht_parse_size(v, &b);
+	if (r == -EINVAL)
+		return cp_err(cp, n, "%s is not a valid size (bytes, or a number with kB, MB, GB, TB, "
+		    "KiB, MiB, GiB or TiB)", cp_q(cp, v));
+	if (r < 0 || b < f->min || b > f->max) {
+		fmt_bytes(f->min, lo, sizeof(lo));
+		fmt_bytes(f->max, hi, sizeof(hi));
+		return cp_err(cp, n, "%s is out of range (%s to %s)", cp_q(cp, v), lo, hi);
+	}
+	store_u(base, f, b);
+	return 0;
+}
+
+/* arg: const struct cp_enum *. */
+static int
+cp_enumv(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	const struct cp_enum *e = f->arg;
+	char known[128];
+	size_t len = 0;
+	const char *v;
+	int r;
+
+	r = cp_scalar(cp, n, e->what, &v);
+	if (r < 0)
+		return r;
+	known[0] = '\0';
+	for (size_t i = 0; e->names[i] != NULL; i++) {
+		if (strcmp(v, e->names[i]) == 0) {
+			store_u(base, f, i);
+			return 0;
+		}
+		buf_add(known, sizeof(known), &len, "%s%s", i > 0 ? ", " : "", e->names[i]);
+	}
+	return cp_err(cp, n, "unknown %s %s; expected one of: %s", e->what, cp_q(cp, v), known);
+}
+
+/* ---- mappings ---- */
+
+/* The key of pair p, which must be a plain string. */
+static int
+cp_key(struct cp *cp, const yaml_node_pair_t *p, yaml_node_t **ret_k, const char **ret_key)
+{
+	int r;
+
+	r = cp_node(cp, p->key, ret_k);
+	if (r == 0)
+		r = cp_scalar(cp, *ret_k, "a key name", ret_key);
+	return r;
+}
+
+static void
+join_keys(const struct cp_field *fields, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; fields[i].key != NULL; i++)
+		buf_add(buf, len, &n, "%s%s", i > 0 ? ", " : "", fields[i].key);
+}
+
+static int
+cp_pair(struct cp *cp, const yaml_node_pair_t *p, const struct cp_field *fields, void *base,
+    uint64_t *have)
+{
+	yaml_node_t *k, *v;
+	const char *key;
+	char known[512];
+	size_t i, old;
+	int r;
+
+	r = cp_key(cp, p, &k, &key);
+	if (r < 0)
+		return r;
+	for (i = 0; fields[i].key != NULL; i++)
+		if (strcmp(fields[i].key, key) == 0)
+			break;
+	old = path_key(cp, key);
+	if (fields[i].key == NULL) {
+		join_keys(fields, known, sizeof(known));
+		r = cp_err(cp, k, "unknown key %s; expected one of: %s", cp_q(cp, key), known);
+	} else if (*have & (1ULL << i)) {
+		r = cp_err(cp, k, "duplicate key %s", cp_q(cp, key));
+	} else {
+		*have |= 1ULL << i;
+		r = cp_node(cp, p->value, &v);
+		if (r == 0)
+			r = fields[i].parse(cp, v, base, &fields[i]);
+	}
+	path_pop(cp, old);
+	return r;
+}
+
+/* Parse mapping node into base by fields.  An empty value counts as an
+ * empty mapping, so a section whose keys are all commented out is fine. */
+static int
+cp_map(struct cp *cp, yaml_node_t *node, const struct cp_field *fields, void *base)
+{
+	const yaml_mark_t *mark = &node->start_mark;
+	uint64_t have = 0;
+	yaml_node_pair_t *p;
+	size_t old;
+	int r;
+
+	if (!is_null(node)) {
+		if (node->type != YAML_MAPPING_NODE)
+			return cp_err(cp, node, "expected a mapping, found %s", kind(node));
+		for (p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+			r = cp_pair(cp, p, fields, base, &have);
+			if (r < 0)
+				return r;
+		}
+	}
+	/* A key missing from the whole file is the file's fault, not line N's. */
+	if (node == yaml_document_get_root_node(cp->doc))
+		mark = &cp_top;
+	for (size_t i = 0; fields[i].key != NULL; i++) {
+		if (fields[i].required && !(have & (1ULL << i))) {
+			old = path_key(cp, fields[i].key);
+			r = cp_err_mark(cp, mark, "required key is missing");
+			path_pop(cp, old);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* arg: the sub-table (const struct cp_field *). */
+static int
+cp_sub(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	return cp_map(cp, n, f->arg, (char *)base + f->off);
+}
+
+/* ---- lists and named maps ---- */
+
+/* Allocate count zeroed items into the array at f->off.  The count at
+ * f->noff grows as items are parsed, so a failed load frees only what was
+ * filled in. */
+static int
+items_alloc(void *base, const struct cp_field *f, size_t count, void **ret)
+{
+	const struct cp_items *it = f->arg;
+	void **arr = (void **)((char *)base + f->off);
+	void *items;
+
+	if (count == 0) {
+		*ret = NULL;
+		return 0;
+	}
+	items = calloc(count, it->item_size);
+	if (items == NULL)
+		return -ENOMEM;
+	*arr = items;
+	*ret = items;
+	return 0;
+}
+
+/* arg: const struct cp_items *; a YAML sequence. */
+static int
+cp_list(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	const struct cp_items *it = f->arg;
+	size_t *count = (size_t *)((char *)base + f->noff);
+	yaml_node_item_t *id;
+	yaml_node_t *item;
+	void *items;
+	size_t old;
+	int r;
+
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return cp_err(cp, n, "expected a list, found %s", kind(n));
+	id = n->data.sequence.items.start;
+	r = items_alloc(base, f, (size_t)(n->data.sequence.items.top - id), &items);
+	for (; r == 0 && id < n->data.sequence.items.top; id++) {
+		old = path_push(cp, "[%zu]", *count);
+		r = cp_node(cp, *id, &item);
+		if (r == 0) {
+			(*count)++;
+			r = it->item(cp, item, items, *count - 1);
+		}
+		path_pop(cp, old);
+	}
+	return r;
+}
+
+static int
+cp_named_item(struct cp *cp, const yaml_node_pair_t *p, const struct cp_items *it, void *items,
+    size_t *count)
+{
+	yaml_node_t *k, *v;
+	const char *name, *why;
+	char *copy, **slot;
+	size_t old;
+	int r;
+
+	r = cp_key(cp, p, &k, &name);
+	if (r < 0)
+		return r;
+	old = path_key(cp, name);
+	if ((r = cp_node(cp, p->value, &v)) < 0)
+		goto out;
+	if ((why = it->name_check->invalid(name)) != NULL) {
+		r = cp_err(cp, k, "%s is not a valid %s: %s", cp_q(cp, name), it->name_check->what,
+		    why);
+		goto out;
+	}
+	for (size_t i = 0; i < *count; i++) {
+		slot = (char **)((char *)items + i * it->item_size + it->name_off);
+		if (strcmp(*slot, name) == 0) {
+			r = cp_err(cp, k, "duplicate %s %s", it->name_check->what, cp_q(cp, name));
+			goto out;
+		}
+	}
+	r = -ENOMEM;
+	if ((copy = strdup(name)) == NULL)
+		goto out;
+	slot = (char **)((char *)items + *count * it->item_size + it->name_off);
+	*slot = copy;
+	(*count)++;
+	r = it->item(cp, v, items, *count - 1);
+out:
+	path_pop(cp, old);
+	return r;
+}
+
+/* arg: const struct cp_items *; a YAML mapping of name -> item. */
+static int
+cp_named(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	size_t *count = (size_t *)((char *)base + f->noff);
+	yaml_node_pair_t *p;
+	void *items;
+	int r;
+
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_MAPPING_NODE)
+		return cp_err(cp, n, "expected a mapping of names, found %s", kind(n));
+	p = n->data.mapping.pairs.start;
+	r = items_alloc(base, f, (size_t)(n->data.mapping.pairs.top - p), &items);
+	for (; r == 0 && p < n->data.mapping.pairs.top; p++)
+		r = cp_named_item(cp, p, f->arg, items, count);
+	return r;
+}
+
+/* ---- value rules ---- */
+
+static bool
+all_of(const char *s, const char *set)
+{
+	return s[strspn(s, set)] == '\0';
+}
+
+#define LOWER_DIGITS "abcdefghijklmnopqrstuvwxyz0123456789"
+
+static const char *
+bad_account(const char *s)
+{
+	return ht_account_id_valid(s) ? NULL : "must be exactly 12 digits";
+}
+
+static const char *
+bad_region(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len > 64 || !all_of(s, LOWER_DIGITS "-"))
+		return "must be 1 to 64 lowercase letters, numbers or dashes";
+	return NULL;
+}
+
+static const char *
+bad_org(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (strncmp(s, "o-", 2) != 0 || len < 12 || len > 34 || !all_of(s + 2, LOWER_DIGITS))
+		return "must be \"o-\" followed by 10 to 32 lowercase letters or numbers";
+	return NULL;
+}
+
+static const char *
+bad_abs_path(const char *s)
+{
+	return s[0] == '/' ? NULL : "must be an absolute path";
+}
+
+static const char *
+bad_empty(const char *s)
+{
+	return s[0] != '\0' ? NULL : "must not be empty";
+}
+
+static const char *
+bad_listen(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	uint64_t port;
+
+	if (colon == NULL || colon == s || parse_dec(colon + 1, &port) < 0 || port < 1 ||
+	    port > 65535)
+		return "must be HOST:PORT with a port from 1 to 65535";
+	/* An IPv6 host needs brackets, or the last colon is ambiguous. */
+	if (memchr(s, ':', (size_t)(colon - s)) != NULL && (s[0] != '[' || colon[-1] != ']'))
+		return "an IPv6 address must be in brackets, e.g. [::1]:8149";
+	return NULL;
+}
+
+static const char *
+bad_access_key(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 16 || len > 128 || !all_of(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+		return "must be 16 to 128 uppercase letters or numbers";
+	return NULL;
+}
+
+static const char *
+bad_url(const char *s)
+{
+	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return "must start with http:// or https://";
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return "must not contain spaces or control characters";
+	return NULL;
+}
+
+static const char *
+bad_prefix(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len >= 1 && len <= 200 ? NULL : "must be 1 to 200 characters";
+}
+
+static const char *
+bad_topic(const char *s)
+{
+	return ht_topic_name_valid(s) ? NULL
+	    : "must be 1 to 256 letters, numbers, underscores or dashes";
+}
+
+static const char *
+bad_channel(const char *s)
+{
+	return ht_channel_name_valid(s) ? NULL
+	    : "must be 1 to 128 letters, numbers, underscores or dashes";
+}
+
+static const struct cp_check chk_account = { "account ID", bad_account };
+static const struct cp_check chk_region = { "region", bad_region };
+static const struct cp_check chk_org = { "organization ID", bad_org };
+static const struct cp_check chk_state_dir = { "state directory", bad_abs_path };
+static const struct cp_check chk_path = { "path", bad_empty };
+static const struct cp_check chk_listen = { "listen address", bad_listen };
+static const struct cp_check chk_access_key = { "access key ID", bad_access_key };
+static const struct cp_check chk_url = { "URL", bad_url };
+static const struct cp_check chk_prefix = { "S3 key prefix", bad_prefix };
+static const struct cp_check chk_name = { "name", bad_empty };
+static const struct cp_check chk_trail = { "trail name", ht_trail_name_invalid };
+static const struct cp_check chk_bucket = { "bucket name", ht_bucket_name_invalid };
+static const struct cp_check chk_topic = { "topic name", bad_topic };
+static const struct cp_check chk_channel = { "channel name", bad_channel };
+
+static const char *const fsync_names[] = { "always", "interval", "off", NULL };
+static const char *const access_names[] = { "admin", "read", NULL };
+static const char *const bucket_type_names[] = { "spool", "s3", NULL };
+static const char *const source_type_names[] = { "ingest", NULL };
+
+static const struct cp_enum enum_fsync = { "fsync policy", fsync_names };
+static const struct cp_enum enum_access = { "access level", access_names };
+static const struct cp_enum enum_bucket_type = { "bucket type", bucket_type_names };
+static const struct cp_enum enum_source_type = { "source type", source_type_names };
+
+_Static_assert(HT_FSYNC_INTERVAL == 1 && HT_ACCESS_READ == 1 && HT_BUCKET_S3 == 1 &&
+    HT_SOURCE_INGEST == 0, "enum order must match the name tables");
+_Static_assert(sizeof(enum ht_fsync_policy) == sizeof(uint32_t), "enums are stored as 32 bits");
+
+/* ---- items ---- */
+
+#define MEMBER(type, m) .off = offsetof(type, m), .size = sizeof(((type *)0)->m)
+#define KIB 1024ULL
+#define MIB (1024ULL * 1024)
+
+static int
+check_unique_key(struct cp *cp, yaml_node_t *node, const struct ht_conf_credential *c, size_t idx)
+{
+	for (size_t j = 0; j < idx; j++)
+		if (strcmp(c[j].access_key_id, c[idx].access_key_id) == 0)
+			return cp_err_key(cp, node, "access_key_id", "duplicate access key ID %s",
+			    cp_q(cp, c[idx].access_key_id));
+	return 0;
+}
+
+static const struct cp_field credential_fields[] = {
+	{ "access_key_id", cp_str, MEMBER(struct ht_conf_credential, access_key_id),
+	    .arg = &chk_access_key, .required = true },
+	{ "secret_file", cp_str, MEMBER(struct ht_conf_credential, secret_file), .arg = &chk_path,
+	    .required = true },
+	{ "access", cp_enumv, MEMBER(struct ht_conf_credential, access), .arg = &enum_access },
+	{ NULL },
+};
+
+static int
+credential_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	struct ht_conf_credential *c = items;
+	int r;
+
+	r = cp_map(cp, node, credential_fields, &c[idx]);
+	if (r == 0)
+		r = check_unique_key(cp, node, c, idx);
+	return r;
+}
+
+static const struct cp_field subscription_fields[] = {
+	{ "url", cp_str, MEMBER(struct ht_conf_subscription, url), .arg = &chk_url,
+	    .required = true },
+	{ NULL },
+};
+
+static int
+subscription_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	return cp_map(cp, node, subscription_fields, (struct ht_conf_subscription *)items + idx);
+}
+
+static const struct cp_items subscription_items = { sizeof(struct ht_conf_subscription),
+	subscription_item, 0, NULL };
+
+static const struct cp_field topic_fields[] = {
+	{ "subscriptions", cp_list, MEMBER(struct ht_conf_topic, subscriptions),
+	    .noff = offsetof(struct ht_conf_topic, n_subscriptions), .arg = &subscription_items },
+	{ NULL },
+};
+
+static int
+topic_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	return cp_map(cp, node, topic_fields, (struct ht_conf_topic *)items + idx);
+}
+
+static const struct cp_field bucket_fields[] = {
+	{ "type", cp_enumv, MEMBER(struct ht_conf_bucket, type), .arg = &enum_bucket_type,
+	    .required = true },
+	{ "path", cp_str, MEMBER(struct ht_conf_bucket, path), .arg = &chk_path },
+	{ NULL },
+};
+
+static int
+bucket_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	struct ht_conf_bucket *b = (struct ht_conf_bucket *)items + idx;
+	yaml_node_t *type = cp_find(cp, node, "type");
+	int r;
+
+	/* Checked before the other keys: an s3 bucket's own keys (endpoint,
+	 * credentials) would otherwise be reported as unknown first. */
+	if (type != NULL && type->type == YAML_SCALAR_NODE &&
+	    strcmp((const char *)type->data.scalar.value, "s3") == 0)
+		return cp_err_key(cp, node, "type",
+		    "\"s3\" is not supported yet by this build; use type: spool");
+	r = cp_map(cp, node, bucket_fields, b);
+	if (r == 0 && b->type == HT_BUCKET_SPOOL && b->path == NULL)
+		r = cp_err_key(cp, node, "path", "required key is missing for type: spool");
+	return r;
+}
+
+static int
+channel_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	static const struct cp_field f = { "channel", cp_str, 0, .arg = &chk_channel };
+	char **ch = items;
+	int r;
+
+	r = cp_str(cp, node, &ch[idx], &f);
+	for (size_t j = 0; r == 0 && j < idx; j++)
+		if (strcmp(ch[j], ch[idx]) == 0)
+			r = cp_err(cp, node, "duplicate channel name %s", cp_q(cp, ch[idx]));
+	return r;
+}
+
+static const struct cp_items channel_items = { sizeof(char *), channel_item, 0, NULL };
+
+static const struct cp_field source_fields[] = {
+	{ "type", cp_enumv, MEMBER(struct ht_conf_source, type), .arg = &enum_source_type,
+	    .required = true },
+	{ "channels", cp_list, MEMBER(struct ht_conf_source, channels),
+	    .noff = offsetof(struct ht_conf_source, n_channels), .arg = &channel_items },
+	{ NULL },
+};
+
+static int
+source_channels_default(struct cp *cp, yaml_node_t *node, struct ht_conf_source *s)
+{
+	if (s->n_channels > 0)
+		return 0;
+	if (cp_find(cp, node, "channels") != NULL)
+		return cp_err_key(cp, node, "channels", "at least one channel is required");
+	s->channels = calloc(1, sizeof(char *));
+	if (s->channels == NULL || (s->channels[0] = strdup("default")) == NULL)
+		return -ENOMEM;
+	s->n_channels = 1;
+	return 0;
+}
+
+static int
+source_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	struct ht_conf_source *s = items;
+	int r;
+
+	r = cp_map(cp, node, source_fields, &s[idx]);
+	if (r < 0)
+		return r;
+	/* One ingest endpoint serves every channel; two would fight over it. */
+	for (size_t j = 0; j < idx; j++)
+		if (s[j].type == HT_SOURCE_INGEST && s[idx].type == HT_SOURCE_INGEST)
+			return cp_err_key(cp, node, "type",
+			    "only one source of type ingest is allowed (sources[%zu] is one); "
+			    "list all channels there", j);
+	return source_channels_default(cp, node, &s[idx]);
+}
+
+static const struct cp_field delivery_fields[] = {
+	{ "interval", cp_duration, MEMBER(struct ht_conf_delivery, interval_ms), .min = 1000,
+	    .max = 3600 * 1000 },
+	{ "max_events", cp_uint, MEMBER(struct ht_conf_delivery, max_events), .min = 1,
+	    .max = 1000000 },
+	{ "max_bytes", cp_size, MEMBER(struct ht_conf_delivery, max_bytes), .min = KIB,
+	    .max = 100 * MIB },
+	{ NULL },
+};
+
+#define TRAIL_BOOL(k) { #k, cp_bool, MEMBER(struct ht_conf_trail, k) }
+
+static const struct cp_field trail_fields[] = {
+	{ "name", cp_str, MEMBER(struct ht_conf_trail, name), .arg = &chk_trail,
+	    .required = true },
+	{ "s3_bucket_name", cp_str, MEMBER(struct ht_conf_trail, s3_bucket_name),
+	    .arg = &chk_name, .required = true },
+	{ "s3_key_prefix", cp_str, MEMBER(struct ht_conf_trail, s3_key_prefix),
+	    .arg = &chk_prefix },
+	{ "sns_topic_name", cp_str, MEMBER(struct ht_conf_trail, sns_topic_name),
+	    .arg = &chk_name },
+	TRAIL_BOOL(is_multi_region_trail),
+	TRAIL_BOOL(include_global_service_events),
+	TRAIL_BOOL(enable_log_file_validation),
+	TRAIL_BOOL(is_organization_trail),
+	TRAIL_BOOL(start_logging),
+	{ "delivery", cp_sub, MEMBER(struct ht_conf_trail, delivery), .arg = delivery_fields },
+	{ NULL },
+};
+
+static void
+trail_defaults(struct ht_conf_trail *t)
+{
+	t->include_global_service_events = true;
+	t->start_logging = true;
+	t->delivery.interval_ms = 5 * 60 * 1000;
+	t->delivery.max_events = 10000;
+	t->delivery.max_bytes = 50 * MIB;
+}
+
+static int
+trail_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	struct ht_conf_trail *t = (struct ht_conf_trail *)items + idx;
+
+	trail_defaults(t);
+	return cp_map(cp, node, trail_fields, t);
+}
+
+/* ---- top level ---- */
+
+static const struct cp_field history_fields[] = {
+	{ "retention_days", cp_uint, MEMBER(struct ht_conf_history, retention_days), .min = 1,
+	    .max = 3650 },
+	{ "max_disk", cp_size, MEMBER(struct ht_conf_history, max_disk), .min = 0,
+	    .max = UINT64_MAX },
+	{ "fsync", cp_enumv, MEMBER(struct ht_conf_history, fsync), .arg = &enum_fsync },
+	{ "fsync_interval", cp_duration, MEMBER(struct ht_conf_history, fsync_interval_ms),
+	    .min = 10, .max = 3600 * 1000 },
+	{ NULL },
+};
+
+static const struct cp_items credential_items = { sizeof(struct ht_conf_credential),
+	credential_item, 0, NULL };
+
+static const struct cp_field api_fields[] = {
+	{ "socket", cp_str, MEMBER(struct ht_conf_api, socket), .arg = &chk_path },
+	{ "listen", cp_str, MEMBER(struct ht_conf_api, listen), .arg = &chk_listen },
+	{ "credentials", cp_list, MEMBER(struct ht_conf_api, credentials),
+	    .noff = offsetof(struct ht_conf_api, n_credentials), .arg = &credential_items },
+	{ NULL },
+};
+
+static const struct cp_items bucket_items = { sizeof(struct ht_conf_bucket), bucket_item,
+	offsetof(struct ht_conf_bucket, name), &chk_bucket };
+static const struct cp_items topic_items = { sizeof(struct ht_conf_topic), topic_item,
+	offsetof(struct ht_conf_topic, name), &chk_topic };
+static const struct cp_items source_items = { sizeof(struct ht_conf_source), source_item, 0,
+	NULL };
+static const struct cp_items trail_items = { sizeof(struct ht_conf_trail), trail_item, 0,
+	NULL };
+
+#define CONF_LIST(k, fn, items) { #k, fn, MEMBER(struct ht_conf, k), \
+	.noff = offsetof(struct ht_conf, n_##k), .arg = &items }
+
+static const struct cp_field root_fields[] = {
+	{ "account_id", cp_str, MEMBER(struct ht_conf, account_id), .arg = &chk_account,
+	    .required = true },
+	{ "region", cp_str, MEMBER(struct ht_conf, region), .arg = &chk_region,
+	    .required = true },
+	{ "organization_id", cp_str, MEMBER(struct ht_conf, organization_id), .arg = &chk_org },
+	{ "state_dir", cp_str, MEMBER(struct ht_conf, state_dir), .arg = &chk_state_dir },
+	{ "history", cp_sub, MEMBER(struct ht_conf, history), .arg = history_fields },
+	{ "api", cp_sub, MEMBER(struct ht_conf, api), .arg = api_fields },
+	CONF_LIST(buckets, cp_named, bucket_items),
+	CONF_LIST(topics, cp_named, topic_items),
+	CONF_LIST(sources, cp_list, source_items),
+	CONF_LIST(trails, cp_list, trail_items),
+	{ NULL },
+};
+
+static int
+conf_defaults(struct ht_conf *c)
+{
+	c->history.retention_days = 90;
+	c->history.max_disk = 0;
+	c->history.fsync = HT_FSYNC_INTERVAL;
+	c->history.fsync_interval_ms = 1000;
+	c->state_dir = strdup("/var/lib/hosttrail");
+	c->api.socket = strdup("api.sock");
+	if (c->state_dir == NULL || c->api.socket == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* ---- validation: rules across values ---- */
+
+static int
+validate_trail(struct cp *cp, yaml_node_t *node, size_t i)
+{
+	const struct ht_conf *c = cp->conf;
+	const struct ht_conf_trail *t = &c->trails[i];
+
+	/* CloudTrail's own wording, so scripts that know it recognise it. */
+	if (i >= HT_MAX_TRAILS_PER_REGION)
+		return cp_err(cp, node, "MaximumNumberOfTrailsExceededException: User: %s already "
+		    "has %d trails in %s.", c->account_id, HT_MAX_TRAILS_PER_REGION, c->region);
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(c->trails[j].name, t->name) == 0)
+			return cp_err_key(cp, node, "name", "duplicate trail name %s (also "
+			    "trails[%zu].name)", cp_q(cp, t->name), j);
+	if (ht_conf_bucket(c, t->s3_bucket_name) == NULL)
+		return cp_err_key(cp, node, "s3_bucket_name", "bucket %s is not defined in buckets:",
+		    cp_q(cp, t->s3_bucket_name));
+	if (t->sns_topic_name != NULL && ht_conf_topic(c, t->sns_topic_name) == NULL)
+		return cp_err_key(cp, node, "sns_topic_name", "topic %s is not defined in topics:",
+		    cp_q(cp, t->sns_topic_name));
+	if (t->is_organization_trail && c->organization_id == NULL)
+		return cp_err_key(cp, node, "is_organization_trail",
+		    "an organization trail needs organization_id to be set");
+	return 0;
+}
+
+static int
+cp_validate(struct cp *cp, yaml_node_t *root)
+{
+	yaml_node_t *seq = cp_find(cp, root, "trails");
+	size_t old;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < cp->conf->n_trails; i++) {
+		yaml_node_t *item = yaml_document_get_node(cp->doc,
+		    seq->data.sequence.items.start[i]);
+
+		old = path_push(cp, "trails[%zu]", i);
+		r = validate_trail(cp, item, i);
+		path_pop(cp, old);
+	}
+	return r;
+}
+
+/* secret_file is relative to the config file (conf.h), so a config and its
+ * secrets can move together; resolve it while the file's location is known. */
+static int
+resolve_secrets(struct cp *cp)
+{
+	struct ht_conf_api *api = &cp->conf->api;
+	char *s;
+
+	if (cp->basedir == NULL)
+		return 0;
+	for (size_t i = 0; i < api->n_credentials; i++) {
+		if (api->credentials[i].secret_file[0] == '/')
+			continue;
+		if (asprintf(&s, "%s%s%s", cp->basedir, strcmp(cp->basedir, "/") == 0 ? "" : "/",
+		    api->credentials[i].secret_file) < 0)
+			return -ENOMEM;
+		free(api->credentials[i].secret_file);
+		api->credentials[i].secret_file = s;
+	}
+	return 0;
+}
+
+static int
+conf_build(struct cp *cp, struct ht_conf **ret)
+{
+	yaml_node_t *root = yaml_document_get_root_node(cp->doc);
+	struct ht_conf *conf;
+	int r = -ENOMEM;
+
+	if (root == NULL)
+		return cp_err_mark(cp, &cp_top, "the configuration is empty");
+	conf = calloc(1, sizeof(*conf));
+	if (conf == NULL)
+		return -ENOMEM;
+	cp->conf = conf;
+	cp->seen = calloc((size_t)(cp->doc->nodes.top - cp->doc->nodes.start), 1);
+	if (cp->seen == NULL || (conf->path = strdup(cp->name)) == NULL)
+		goto out;
+	cp->seen[root - cp->doc->nodes.start] = 1;
+	r = conf_defaults(conf);
+	if (r == 0)
+		r = cp_map(cp, root, root_fields, conf);
+	if (r == 0)
+		r = cp_validate(cp, root);
+	if (r == 0)
+		r = resolve_secrets(cp);
+out:
+	free(cp->seen);
+	cp->seen = NULL;
+	if (r < 0)
+		ht_conf_free(conf);
+	else
+		*ret = conf;
+	return r;
+}
+
+/* ---- loading ---- */
+
+/* Reader errors (bad UTF-8, control characters) carry a byte offset only. */
+static yaml_mark_t
+offset_mark(const char *text, size_t len, size_t offset)
+{
+	yaml_mark_t m = { offset, 0, 0 };
+
+	for (size_t i = 0; i < offset && i < len; i++) {
+		if (text[i] == '\n') {
+			m.line++;
+			m.column = 0;
+		} else {
+			m.column++;
+		}
+	}
+	return m;
+}
+
+static int
+syntax_error(struct cp *cp, const yaml_parser_t *p, const char *text, size_t len)
+{
+	yaml_mark_t m = p->problem_mark;
+	const char *problem = p->problem != NULL ? p->problem : "unknown error";
+
+	if (p->error == YAML_MEMORY_ERROR)
+		return -ENOMEM;
+	if (p->error == YAML_READER_ERROR) {
+		m = offset_mark(text, len, p->problem_offset);
+		if (p->problem_value != -1)
+			return cp_err_mark(cp, &m, "YAML syntax error: %s (byte 0x%02x)", problem,
+			    (unsigned)p->problem_value);
+	}
+	if (p->context != NULL)
+		return cp_err_mark(cp, &m, "YAML syntax error: %s (%s that started at %zu:%zu)",
+		    problem, p->context, p->context_mark.line + 1, p->context_mark.column + 1);
+	return cp_err_mark(cp, &m, "YAML syntax error: %s", problem);
+}
+
+/* A second document would be silently ignored; refuse it instead. */
+static int
+single_document(struct cp *cp, yaml_parser_t *parser, const char *text, size_t len)
+{
+	yaml_document_t extra;
+	yaml_node_t *root;
+	int r = 0;
+
+	if (!yaml_parser_load(parser, &extra))
+		return syntax_error(cp, parser, text, len);
+	root = yaml_document_get_root_node(&extra);
+	if (root != NULL)
+		r = cp_err(cp, root, "only one YAML document is allowed");
+	yaml_document_delete(&extra);
+	return r;
+}
+
+static int
+conf_load(const char *name, const char *basedir, const char *text, size_t len,
+    struct ht_conf **ret, char *errbuf, size_t errlen)
+{
+	struct cp cp = { .name = name, .basedir = basedir, .err = errbuf, .errlen = errlen };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct ht_conf *conf = NULL;
+	int r;
+
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	else
+		cp.errlen = 0;
+	if (!yaml_parser_initialize(&parser)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		r = syntax_error(&cp, &parser, text, len);
+		yaml_parser_delete(&parser);
+		goto out;
+	}
+	cp.doc = &doc;
+	r = single_document(&cp, &parser, text, len);
+	if (r == 0)
+		r = conf_build(&cp, &conf);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+out:
+	if (r == -ENOMEM && cp.errlen > 0)
+		snprintf(errbuf, errlen, "%s: out of memory", name);
+	if (r == 0)
+		*ret = conf;
+	return r;
+}
+
+int
+ht_conf_load_string(const char *name, const char *yaml, size_t len, struct ht_conf **ret,
+    char *errbuf, size_t errlen)
+{
+	return conf_load(name, NULL, yaml, len, ret, errbuf, errlen);
+}
+
+static int
+read_file(const char *path, char **ret, size_t *ret_len)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL, *nbuf;
+	ssize_t n;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (len == cap) {
+			cap = cap == 0 ? 4096 : cap * 2;
+			if ((nbuf = realloc(buf, cap)) == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
+			break;
+		}
+		len += (size_t)n;
+		if (len > CONF_MAX_FILE) {
+			r = -EFBIG;
+			break;
+		}
+	}
+	close(fd);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* The directory holding path, made absolute so it survives a chdir(). */
+static char *
+conf_basedir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char cwd[4096], *s;
+	bool have_cwd = path[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL;
+	int dlen;
+
+	if (slash == NULL)
+		return strdup(have_cwd ? cwd : ".");
+	if (slash == path)
+		return strdup("/");
+	dlen = (int)(slash - path);
+	if (!have_cwd)
+		return strndup(path, (size_t)dlen);
+	if (asprintf(&s, "%s%s%.*s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", dlen, path) < 0)
+		return NULL;
+	return s;
+}
+
+int
+ht_conf_load(const char *path, struct ht_conf **ret, char *errbuf, size_t errlen)
+{
+	char *text = NULL, *base = NULL;
+	size_t len;
+	int r;
+
+	if (path == NULL)
+		return conf_load(CONF_EMBEDDED_NAME, NULL, ht_conf_default_yaml,
+		    strlen(ht_conf_default_yaml), ret, errbuf, errlen);
+	r = read_file(path, &text, &len);
+	if (r < 0) {
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(-r));
+		return r;
+	}
+	base = conf_basedir(path);
+	if (base == NULL) {
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen, "%s: out of memory", path);
+		r = -ENOMEM;
+		goto out;
+	}
+	r = conf_load(path, base, text, len, ret, errbuf, errlen);
+out:
+	free(base);
+	free(text);
+	return r;
+}
+
+/* ---- accessors ---- */
+
+int
+ht_conf_set_state_dir(struct ht_conf *conf, const char *dir)
+{
+	char *s;
+
+	if (dir == NULL || dir[0] == '\0')
+		return -EINVAL;
+	s = strdup(dir);
+	if (s == NULL)
+		return -ENOMEM;
+	free(conf->state_dir);
+	conf->state_dir = s;
+	return 0;
+}
+
+char *
+ht_conf_path(const struct ht_conf *conf, const char *path)
+{
+	size_t n = strlen(conf->state_dir);
+	char *s;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (asprintf(&s, "%s%s%s", conf->state_dir,
+	    n > 0 && conf->state_dir[n - 1] == '/' ? "" : "/", path) < 0)
+		return NULL;
+	return s;
+}
+
+const struct ht_conf_bucket *
+ht_conf_bucket(const struct ht_conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->n_buckets; i++)
+		if (strcmp(conf->buckets[i].name, name) == 0)
+			return &conf->buckets[i];
+	return NULL;
+}
+
+const struct ht_conf_topic *
+ht_conf_topic(const struct ht_conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->n_topics; i++)
+		if (strcmp(conf->topics[i].name, name) == 0)
+			return &conf->topics[i];
+	return NULL;
+}
+
+static void
+free_topics(struct ht_conf *conf)
+{
+	for (size_t i = 0; i < conf->n_topics; i++) {
+		struct ht_conf_topic *t = &conf->topics[i];
+
+		for (size_t j = 0; j < t->n_subscriptions; j++)
+			free(t->subscriptions[j].url);
+		free(t->subscriptions);
+		free(t->name);
+	}
+	free(conf->topics);
+}
+
+static void
+free_lists(struct ht_conf *conf)
+{
+	for (size_t i = 0; i < conf->api.n_credentials; i++) {
+		free(conf->api.credentials[i].access_key_id);
+		free(conf->api.credentials[i].secret_file);
+	}
+	free(conf->api.credentials);
+	for (size_t i = 0; i < conf->n_buckets; i++) {
+		free(conf->buckets[i].name);
+		free(conf->buckets[i].path);
+	}
+	free(conf->buckets);
+	for (size_t i = 0; i < conf->n_sources; i++) {
+		for (size_t j = 0; j < conf->sources[i].n_channels; j++)
+			free(conf->sources[i].channels[j]);
+		free(conf->sources[i].channels);
+	}
+	free(conf->sources);
+	for (size_t i = 0; i < conf->n_trails; i++) {
+		free(conf->trails[i].name);
+		free(conf->trails[i].s3_bucket_name);
+		free(conf->trails[i].s3_key_prefix);
+		free(conf->trails[i].sns_topic_name);
+	}
+	free(conf->trails);
+}
+
+void
+ht_conf_free(struct ht_conf *conf)
+{
+	if (conf == NULL)
+		return;
+	free_lists(conf);
+	free_topics(conf);
+	free(conf->api.socket);
+	free(conf->api.listen);
+	free(conf->path);
+	free(conf->account_id);
+	free(conf->region);
+	free(conf->organization_id);
+	free(conf->state_dir);
+	free(conf);
+}

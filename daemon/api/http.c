@@ -1,0 +1,155 @@
+/*
+ * http.c - see http.h.
+ */
+#include "ht_build.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "api/http.h"
+#include "api/reply.h"
+#include "log.h"
+
+struct ht_api {
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	char *unix_path;
+};
+
+static void
+api_fallback_cb(struct evhttp_request *req, void *arg)
+{
+	const char *uri = evhttp_request_get_uri(req);
+
+	ht_reply_error(req, 404, "UnknownOperationException",
+	    "no operation at %.200s", uri ? uri : "?");
+}
+
+int
+ht_api_new(struct event_base *base, struct ht_api **ret)
+{
+	struct ht_api *api = calloc(1, sizeof(*api));
+
+	if (api == NULL)
+		return -ENOMEM;
+	api->base = base;
+	api->http = evhttp_new(base);
+	if (api->http == NULL) {
+		free(api);
+		return -ENOMEM;
+	}
+	evhttp_set_max_body_size(api->http, HT_API_MAX_BODY);
+	evhttp_set_max_headers_size(api->http, 64 * 1024);
+	evhttp_set_timeout(api->http, HT_API_TIMEOUT_S);
+	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
+	evhttp_set_gencb(api->http, api_fallback_cb, api);
+	*ret = api;
+	return 0;
+}
+
+/* Remove path if it is a leftover socket; refuse to touch anything else. */
+static int
+api_clear_stale(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+int
+ht_api_listen_unix(struct ht_api *api, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct evconnlistener *lev;
+	int fd = -1, v;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("api: socket path %s is longer than %zu bytes", path,
+		    sizeof(sun.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	v = api_clear_stale(path);
+	if (v < 0) {
+		log_msg(HT_LOG_ERR, -v, "api: %s exists and is not a socket", path);
+		return v;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(path, 0660) < 0 || listen(fd, 128) < 0) {
+		v = -errno;
+		log_msg(HT_LOG_ERR, -v, "api: cannot listen on %s", path);
+		goto fail;
+	}
+	lev = evconnlistener_new(api->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    0, fd);
+	if (lev == NULL) {
+		v = -ENOMEM;
+		goto fail;
+	}
+	api->bound = evhttp_bind_listener(api->http, lev);
+	if (api->bound == NULL) {
+		evconnlistener_free(lev);
+		unlink(path);
+		return -ENOMEM;
+	}
+	api->unix_path = strdup(path);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return v;
+}
+
+int
+ht_api_route(struct ht_api *api, const char *path, ht_api_handler fn, void *arg)
+{
+	int v = evhttp_set_cb(api->http, path, fn, arg);
+
+	return v == 0 ? 0 : (v == -1 ? -EEXIST : -ENOMEM);
+}
+
+void
+ht_api_unroute(struct ht_api *api, const char *path)
+{
+	evhttp_del_cb(api->http, path);
+}
+
+void
+ht_api_stop_listening(struct ht_api *api)
+{
+	if (api->bound) {
+		evhttp_del_accept_socket(api->http, api->bound);
+		api->bound = NULL;
+	}
+	if (api->unix_path) {
+		unlink(api->unix_path);
+		free(api->unix_path);
+		api->unix_path = NULL;
+	}
+}
+
+void
+ht_api_free(struct ht_api *api)
+{
+	if (api == NULL)
+		return;
+	ht_api_stop_listening(api);
+	evhttp_free(api->http);
+	free(api);
+}

@@ -1,0 +1,33 @@
+/*
+ * http.h - the API's HTTP server (libevent's evhttp) on the unix socket.
+ * Operations register a handler per path; anything else gets an AWS-style
+ * error.  Requests are bounded: body size, header size and an idle timeout,
+ * so a client that stalls cannot hold the daemon.
+ */
+#ifndef HT_HTTP_H
+#define HT_HTTP_H
+
+struct event_base;
+struct evhttp_request;
+struct ht_api;
+
+#define HT_API_MAX_BODY (8 * 1024 * 1024)
+#define HT_API_TIMEOUT_S 30
+
+typedef void (*ht_api_handler)(struct evhttp_request *req, void *arg);
+
+/* A server on base. 0 or -ENOMEM. */
+int ht_api_new(struct event_base *base, struct ht_api **ret);
+/* Listen on the unix socket path (a stale socket there is replaced; any other
+ * file is an error), mode 0660.  0 or -errno (logged). */
+int ht_api_listen_unix(struct ht_api *api, const char *path);
+/* Route POST requests for path (exact match, query string ignored). */
+int ht_api_route(struct ht_api *api, const char *path, ht_api_handler fn, void *arg);
+/* Remove the route for path; later requests get UnknownOperationException. */
+void ht_api_unroute(struct ht_api *api, const char *path);
+/* Stop accepting connections; requests in progress finish. */
+void ht_api_stop_listening(struct ht_api *api);
+/* Close everything and remove the socket file. NULL is a no-op. */
+void ht_api_free(struct ht_api *api);
+
+#endif

@@ -1,0 +1,470 @@
+/*
+ * daemon.c - see daemon.h.
+ *
+ * Ownership: the daemon owns the active config; trails and sources copy
+ * what they keep, so an old config can be freed right after a reload.
+ * History's growth is fanned out to every trail; retired trails (removed
+ * from the config) finish their last delivery on their own and free
+ * themselves.
+ */
+#include "ht_build.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "api/http.h"
+#include "conf.h"
+#include "daemon.h"
+#include "fileio.h"
+#include "history/history.h"
+#include "log.h"
+#include "pipeline.h"
+#include "sources/source.h"
+#include "trail/trail.h"
+#include "worker.h"
+
+#define SHUTDOWN_POLL_MS 20
+#define BUILDER_THREADS 2
+
+static const struct ht_source_ops *const source_types[] = {
+	[HT_SOURCE_INGEST] = &ht_src_ingest_ops,
+};
+
+struct source_slot {
+	const struct ht_source_ops *ops;
+	void *state;
+};
+
+struct ht_daemon {
+	struct event_base *base;
+	struct ht_conf *conf;
+	char *history_dir;
+	struct ht_history *history;
+	struct ht_pipeline *pipeline;
+	struct ht_worker *builders;
+	struct ht_api *api;
+	char *api_socket;
+	struct ht_source_env source_env;
+	struct source_slot sources[8];
+	size_t n_sources;
+	struct ht_trail_env trail_env;
+	struct ht_trail *trails[HT_MAX_TRAILS_PER_REGION];
+	size_t n_trails;
+	struct ht_trail *retiring[16];	/* removed, still delivering their last records */
+	size_t n_retiring;
+	/* shutdown */
+	struct event *poll;
+	unsigned trails_flushing;
+	ht_daemon_stopped_fn stopped_fn;
+	void *stopped_arg;
+};
+
+static void
+daemon_history_grew(size_t n, uint64_t bytes, void *arg)
+{
+	struct ht_daemon *d = arg;
+
+	for (size_t i = 0; i < d->n_trails; i++)
+		ht_trail_history_grew(d->trails[i], n, bytes);
+}
+
+/* ---- sources ---- */
+
+static int
+daemon_start_sources(struct ht_daemon *d)
+{
+	for (size_t i = 0; i < d->conf->n_sources; i++) {
+		const struct ht_conf_source *sc = &d->conf->sources[i];
+		struct source_slot *s = &d->sources[d->n_sources];
+		int v;
+
+		if (d->n_sources == sizeof(d->sources) / sizeof(d->sources[0]))
+			return -E2BIG;
+		s->ops = source_types[sc->type];
+		v = s->ops->start(&d->source_env, sc, &s->state);
+		if (v < 0)
+			return v;
+		d->n_sources++;
+	}
+	return 0;
+}
+
+static struct source_slot *
+daemon_find_source(struct ht_daemon *d, const struct ht_source_ops *ops)
+{
+	for (size_t i = 0; i < d->n_sources; i++)
+		if (d->sources[i].ops == ops)
+			return &d->sources[i];
+	return NULL;
+}
+
+/* Sources are keyed by type (the config allows one of each today). */
+static void
+daemon_reload_sources(struct ht_daemon *d, const struct ht_conf *conf)
+{
+	bool keep[8] = { false };
+
+	for (size_t i = 0; i < conf->n_sources; i++) {
+		const struct ht_source_ops *ops = source_types[conf->sources[i].type];
+		struct source_slot *s = daemon_find_source(d, ops);
+
+		if (s) {
+			keep[s - d->sources] = true;
+			(void)ops->reconfigure(s->state, &d->source_env, &conf->sources[i]);
+		} else if (d->n_sources < 8) {
+			s = &d->sources[d->n_sources];
+			s->ops = ops;
+			if (ops->start(&d->source_env, &conf->sources[i], &s->state) == 0) {
+				keep[d->n_sources++] = true;
+				log_info("source %s: started", ops->type);
+			}
+		}
+	}
+	for (size_t i = d->n_sources; i-- > 0;) {
+		if (keep[i] || d->sources[i].ops->inflight(d->sources[i].state) > 0)
+			continue;	/* a busy removed source stops at shutdown */
+		log_info("source %s: removed from the config, stopped", d->sources[i].ops->type);
+		d->sources[i].ops->stop(d->sources[i].state);
+		d->sources[i] = d->sources[--d->n_sources];
+	}
+}
+
+/* ---- trails ---- */
+
+static ssize_t
+daemon_find_trail(const struct ht_daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_trails; i++)
+		if (strcmp(ht_trail_name(d->trails[i]), name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static const struct ht_conf_trail *
+conf_find_trail(const struct ht_conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->n_trails; i++)
+		if (strcmp(conf->trails[i].name, name) == 0)
+			return &conf->trails[i];
+	return NULL;
+}
+
+static int
+daemon_start_trails(struct ht_daemon *d)
+{
+	for (size_t i = 0; i < d->conf->n_trails; i++) {
+		int v = ht_trail_new(&d->trail_env, d->conf, &d->conf->trails[i],
+		    &d->trails[d->n_trails]);
+
+		if (v < 0)
+			return v;
+		d->n_trails++;
+	}
+	return 0;
+}
+
+static void
+daemon_trail_retired(struct ht_trail *t, void *arg)
+{
+	struct ht_daemon *d = arg;
+
+	for (size_t i = 0; i < d->n_retiring; i++) {
+		if (d->retiring[i] == t) {
+			d->retiring[i] = d->retiring[--d->n_retiring];
+			return;
+		}
+	}
+}
+
+static void
+daemon_reload_trails(struct ht_daemon *d, const struct ht_conf *conf)
+{
+	/* Retire first, so a full set of 5 can be swapped for another. */
+	for (size_t i = d->n_trails; i-- > 0;) {
+		if (conf_find_trail(conf, ht_trail_name(d->trails[i])))
+			continue;
+		if (d->n_retiring < sizeof(d->retiring) / sizeof(d->retiring[0])) {
+			d->retiring[d->n_retiring++] = d->trails[i];
+			ht_trail_retire(d->trails[i], daemon_trail_retired, d);
+		} else {
+			log_warnx("trail %s: removed while 16 other removed trails are still "
+			    "delivering; stopping it now (its cursor stays)",
+			    ht_trail_name(d->trails[i]));
+			ht_trail_free(d->trails[i]);
+		}
+		d->trails[i] = d->trails[--d->n_trails];
+	}
+	for (size_t i = 0; i < conf->n_trails; i++) {
+		const struct ht_conf_trail *tc = &conf->trails[i];
+		ssize_t at = daemon_find_trail(d, tc->name);
+
+		if (at >= 0) {
+			(void)ht_trail_update(d->trails[at], conf, tc);
+			continue;
+		}
+		if (d->n_trails < HT_MAX_TRAILS_PER_REGION &&
+		    ht_trail_new(&d->trail_env, conf, tc, &d->trails[d->n_trails]) == 0) {
+			d->n_trails++;
+			log_info("trail %s: added", tc->name);
+		}
+	}
+}
+
+/* ---- lifecycle ---- */
+
+static int
+daemon_open_state(struct ht_daemon *d)
+{
+	int v;
+
+	v = ht_mkdir_p(d->conf->state_dir, 0750);
+	if (v < 0) {
+		log_msg(HT_LOG_ERR, -v, "cannot create state_dir %s", d->conf->state_dir);
+		return v;
+	}
+	if (asprintf(&d->history_dir, "%s/history", d->conf->state_dir) < 0) {
+		d->history_dir = NULL;
+		return -ENOMEM;
+	}
+	v = ht_history_open(d->history_dir, &d->conf->history, d->base, NULL, &d->history);
+	if (v < 0)
+		return v;
+	ht_history_on_grow(d->history, daemon_history_grew, d);
+	v = ht_pipeline_new(d->history, d->conf, &d->pipeline);
+	if (v == 0)
+		v = ht_worker_new(d->base, BUILDER_THREADS, "ht-build", &d->builders);
+	return v;
+}
+
+static int
+daemon_open_api(struct ht_daemon *d)
+{
+	int v;
+
+	d->api_socket = ht_conf_path(d->conf, d->conf->api.socket);
+	if (d->api_socket == NULL)
+		return -ENOMEM;
+	v = ht_api_new(d->base, &d->api);
+	if (v == 0)
+		v = ht_api_listen_unix(d->api, d->api_socket);
+	return v;
+}
+
+int
+ht_daemon_new(struct event_base *base, struct ht_conf *conf, struct ht_daemon **ret)
+{
+	struct ht_daemon *d;
+	int v;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -ENOMEM;
+	d->base = base;
+	d->conf = conf;
+	v = daemon_open_state(d);
+	if (v == 0)
+		v = daemon_open_api(d);
+	if (v < 0)
+		goto fail;
+	d->source_env = (struct ht_source_env){ .base = base, .pipeline = d->pipeline,
+		.api = d->api, .conf = conf };
+	d->trail_env = (struct ht_trail_env){ .base = base, .history = d->history,
+		.builders = d->builders, .state_dir = conf->state_dir };
+	v = daemon_start_trails(d);
+	if (v == 0)
+		v = daemon_start_sources(d);
+	if (v < 0)
+		goto fail;
+	*ret = d;
+	return 0;
+fail:
+	d->conf = NULL;	/* stays the caller's on failure */
+	ht_daemon_free(d);
+	return v;
+}
+
+static int
+daemon_reload_check(const struct ht_conf *old, const struct ht_conf *conf, char *errbuf,
+    size_t errlen)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} fixed[] = {
+		{ "state_dir", offsetof(struct ht_conf, state_dir) },
+		{ "api.socket", offsetof(struct ht_conf, api.socket) },
+		{ "account_id", offsetof(struct ht_conf, account_id) },
+		{ "region", offsetof(struct ht_conf, region) },
+	};
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		const char *a = *(char *const *)((const char *)old + fixed[i].off);
+		const char *b = *(char *const *)((const char *)conf + fixed[i].off);
+
+		if (strcmp(a ? a : "", b ? b : "") != 0) {
+			snprintf(errbuf, errlen, "%s: %s changed from \"%s\" to \"%s\"; that needs a "
+			    "restart, not a reload", conf->path, fixed[i].key, a ? a : "",
+			    b ? b : "");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+ht_daemon_reload(struct ht_daemon *d, struct ht_conf *conf, char *errbuf, size_t errlen)
+{
+	struct ht_conf *old = d->conf;
+	int v;
+
+	v = daemon_reload_check(old, conf, errbuf, errlen);
+	if (v < 0)
+		return v;
+	d->conf = conf;
+	d->source_env.conf = conf;
+	ht_pipeline_set_conf(d->pipeline, conf);
+	ht_history_set_conf(d->history, &conf->history);
+	d->trail_env.state_dir = conf->state_dir;
+	daemon_reload_trails(d, conf);
+	daemon_reload_sources(d, conf);
+	ht_conf_free(old);
+	return 0;
+}
+
+/* ---- shutdown ---- */
+
+static void
+daemon_trail_flushed(struct ht_trail *t, void *arg)
+{
+	struct ht_daemon *d = arg;
+
+	log_debug("trail %s: flushed", ht_trail_name(t));
+	if (--d->trails_flushing == 0 && d->stopped_fn)
+		d->stopped_fn(d->stopped_arg);
+}
+
+static void
+daemon_flush_trails(struct ht_daemon *d)
+{
+	int v = ht_history_sync(d->history);
+
+	if (v < 0)
+		log_msg(HT_LOG_ERR, -v, "history: final fsync failed");
+	if (d->n_trails == 0) {
+		d->stopped_fn(d->stopped_arg);
+		return;
+	}
+	/* Count first: a trail with nothing pending reports at once. */
+	d->trails_flushing = (unsigned)d->n_trails;
+	for (size_t i = 0; i < d->n_trails; i++)
+		ht_trail_flush(d->trails[i], daemon_trail_flushed, d);
+}
+
+static void
+daemon_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ht_daemon *d = arg;
+	struct timeval tv = { 0, SHUTDOWN_POLL_MS * 1000 };
+
+	for (size_t i = 0; i < d->n_sources; i++) {
+		if (d->sources[i].ops->inflight(d->sources[i].state) > 0) {
+			evtimer_add(d->poll, &tv);
+			return;
+		}
+	}
+	daemon_flush_trails(d);
+}
+
+void
+ht_daemon_shutdown(struct ht_daemon *d, ht_daemon_stopped_fn fn, void *arg)
+{
+	struct timeval now = { 0, 0 };
+
+	d->stopped_fn = fn;
+	d->stopped_arg = arg;
+	ht_api_stop_listening(d->api);
+	for (size_t i = 0; i < d->n_sources; i++)
+		d->sources[i].ops->drain(d->sources[i].state);
+	d->poll = evtimer_new(d->base, daemon_poll_cb, d);
+	if (d->poll == NULL) {
+		daemon_flush_trails(d);
+		return;
+	}
+	evtimer_add(d->poll, &now);
+}
+
+void
+ht_daemon_status(const struct ht_daemon *d, char *buf, size_t len)
+{
+	struct ht_pipeline_stats ps;
+	size_t n;
+
+	ht_pipeline_stats(d->pipeline, &ps);
+	n = (size_t)snprintf(buf, len, "history: %llu records appended (%llu failed)",
+	    (unsigned long long)ps.records, (unsigned long long)ps.failed);
+	for (size_t i = 0; i < d->n_trails && n < len; i++) {
+		struct ht_trail_stats ts;
+
+		ht_trail_stats(d->trails[i], &ts);
+		n += (size_t)snprintf(buf + n, len - n, "; trail %s: %s, %llu files, %llu records%s%s",
+		    ht_trail_name(d->trails[i]), ts.logging ? "logging" : "stopped",
+		    (unsigned long long)ts.files, (unsigned long long)ts.events,
+		    ts.latest_error[0] ? ", last error: " : "", ts.latest_error);
+	}
+	for (size_t i = 0; i < d->n_sources && n < len; i++) {
+		char s[256];
+
+		d->sources[i].ops->status(d->sources[i].state, s, sizeof(s));
+		n += (size_t)snprintf(buf + n, len - n, "; %s", s);
+	}
+}
+
+void
+ht_daemon_log_summary(const struct ht_daemon *d)
+{
+	log_info("ready: account %s, region %s, state in %s", d->conf->account_id, d->conf->region,
+	    d->conf->state_dir);
+	log_info("API socket: %s", d->api_socket);
+	for (size_t i = 0; i < d->conf->n_trails; i++) {
+		const struct ht_conf_trail *tc = &d->conf->trails[i];
+		const struct ht_conf_bucket *b = ht_conf_bucket(d->conf, tc->s3_bucket_name);
+		char *path = b ? ht_conf_path(d->conf, b->path) : NULL;
+
+		log_info("trail %s: bucket %s, spool %s, %s", tc->name, tc->s3_bucket_name,
+		    path ? path : "?", tc->start_logging ? "logging" : "not logging");
+		free(path);
+	}
+}
+
+void
+ht_daemon_free(struct ht_daemon *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < d->n_sources; i++)
+		d->sources[i].ops->stop(d->sources[i].state);
+	/* Builds in flight finish before trails can go. */
+	if (d->builders)
+		ht_worker_drain(d->builders);
+	for (size_t i = 0; i < d->n_trails; i++)
+		ht_trail_free(d->trails[i]);
+	for (size_t i = 0; i < d->n_retiring; i++)
+		ht_trail_free(d->retiring[i]);
+	ht_worker_free(d->builders);
+	ht_api_free(d->api);
+	ht_pipeline_free(d->pipeline);
+	ht_history_close(d->history);
+	if (d->poll)
+		event_free(d->poll);
+	free(d->api_socket);
+	free(d->history_dir);
+	ht_conf_free(d->conf);
+	free(d);
+}

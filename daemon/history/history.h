@@ -1,0 +1,91 @@
+/*
+ * history.h - the single durable log: one segment file per UTC day under a
+ * directory, records appended in order, each with a history-wide sequence
+ * number.  Sources are acknowledged only once history says their records
+ * are durable; trails read history back from their own positions.
+ *
+ * Durability follows history.fsync: "always" acknowledges after an fsync
+ * that covers the records (group commit: one fsync on the syncer thread
+ * serves every append made while the previous one ran); "interval" and "off"
+ * acknowledge once the records are written to the file (safe against a crash
+ * of the daemon, not of the machine), with a background fsync every
+ * fsync_interval for "interval".
+ *
+ * Days never go backwards: if the clock jumps back, appends continue in the
+ * newest segment, so positions stay ordered.
+ */
+#ifndef HT_HISTORY_H
+#define HT_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct event_base;
+struct ht_conf_history;
+struct ht_history;
+
+/* A place in history: before the frame at offset in the segment of day. */
+struct ht_history_pos {
+	uint32_t day;		/* YYYYMMDD */
+	uint64_t offset;
+};
+
+/* -1, 0, 1 as a is before, at, after b. */
+int ht_history_pos_cmp(const struct ht_history_pos *a, const struct ht_history_pos *b);
+
+/* Called (on the loop) when appended records are durable; err < 0 if the
+ * write or fsync failed, in which case they must not be acknowledged. */
+typedef void (*ht_history_durable_fn)(int err, void *arg);
+/* Called (on the loop) after every successful append of n records totalling
+ * bytes of JSON. */
+typedef void (*ht_history_grew_fn)(size_t n, uint64_t bytes, void *arg);
+
+/* Open (creating dir if needed) and recover: the newest segment's torn tail
+ * is truncated and logged.  now_fn supplies wall-clock seconds (tests inject
+ * a clock; NULL = time()).  0 with *ret set, or -errno (logged). */
+int ht_history_open(const char *dir, const struct ht_conf_history *conf, struct event_base *base,
+    int64_t (*now_fn)(void), struct ht_history **ret);
+/* Apply a reloaded history config (fsync policy and interval). */
+void ht_history_set_conf(struct ht_history *h, const struct ht_conf_history *conf);
+/* Set the single listener told after each append (the daemon fans out to
+ * trails). */
+void ht_history_on_grow(struct ht_history *h, ht_history_grew_fn fn, void *arg);
+
+/* Append n records (compact JSON each) as one write.  durable() is called
+ * exactly once, possibly before this returns (policy interval/off).
+ * Returns 0 if the append was accepted (durable() will report), or -errno
+ * if nothing was written (durable() is not called). */
+int ht_history_append(struct ht_history *h, const struct iovec *recs, size_t n,
+    ht_history_durable_fn durable, void *arg);
+/* Position after the last appended record. */
+void ht_history_end(const struct ht_history *h, struct ht_history_pos *ret);
+/* Directory holding the segments (for readers on other threads). */
+const char *ht_history_dir(const struct ht_history *h);
+/* Records appended since open, and the next sequence number. */
+uint64_t ht_history_appended(const struct ht_history *h);
+uint64_t ht_history_next_seq(const struct ht_history *h);
+/* fsync everything appended so far, blocking (shutdown). 0 or -errno. */
+int ht_history_sync(struct ht_history *h);
+/* Sync, stop timers and the syncer, close. NULL is a no-op. */
+void ht_history_close(struct ht_history *h);
+
+/* ---- reading, from any thread (uses only the directory) ---- */
+
+/* Called for each record; return 0 to go on, 1 to stop after this record,
+ * or -errno to abort. */
+typedef int (*ht_history_scan_fn)(uint64_t seq, const char *data, size_t len, void *arg);
+/* Visit records from *from (inclusive) to *to (exclusive) in order.  On
+ * return *ret_reached is the position after the last record visited (or to).
+ * Damaged frames are skipped and counted in *ret_damaged (may be NULL).
+ * 0 or -errno. */
+int ht_history_scan(const char *dir, const struct ht_history_pos *from,
+    const struct ht_history_pos *to, ht_history_scan_fn fn, void *arg,
+    struct ht_history_pos *ret_reached, uint64_t *ret_damaged);
+
+/* Segment file path for day into buf (PATH_MAX). */
+void ht_history_segment_path(const char *dir, uint32_t day, char *buf, size_t len);
+/* YYYYMMDD of a UTC time. */
+uint32_t ht_history_day_of(int64_t t);
+
+#endif

@@ -1,0 +1,135 @@
+/*
+ * batch.c - see batch.h.  The same range and key always produce the same
+ * bytes (records in history order, gzip without a timestamp), which is what
+ * lets a rebuild after a crash replace the first attempt harmlessly.
+ */
+#include "ht_build.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliver/spool.h"
+#include "gz.h"
+#include "trail/batch.h"
+#include "util.h"
+
+#define BATCH_GZIP_LEVEL 6
+
+struct build_state {
+	struct ht_batch_job *job;
+	struct ht_gz *gz;
+};
+
+int
+ht_batch_key(char *buf, size_t len, const char *prefix, const char *orgid,
+    const char *account, const char *region, time_t t)
+{
+	char uniq[17];
+	struct tm tm;
+	int n, v;
+
+	v = ht_random_alnum(uniq, 16);
+	if (v < 0)
+		return v;
+	gmtime_r(&t, &tm);
+	n = snprintf(buf, len, "%s%sAWSLogs/%s%s%s/CloudTrail/%s/%04d/%02d/%02d/"
+	    "%s_CloudTrail_%s_%04d%02d%02dT%02d%02dZ_%s.json.gz",
+	    prefix && *prefix ? prefix : "", prefix && *prefix ? "/" : "",
+	    orgid ? orgid : "", orgid ? "/" : "", account, region,
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	    account, region, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, uniq);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int
+batch_record_cb(uint64_t seq, const char *data, size_t len, void *arg)
+{
+	struct build_state *s = arg;
+	struct ht_batch_job *j = s->job;
+	int v;
+
+	if (j->events > 0) {
+		v = ht_gz_write(s->gz, ",", 1);
+		if (v < 0)
+			return v;
+	}
+	v = ht_gz_write(s->gz, data, len);
+	if (v < 0)
+		return v;
+	j->events++;
+	j->bytes_in += len + 1;
+	return j->events >= j->max_events || j->bytes_in >= j->max_bytes;
+}
+
+static int
+batch_fill(struct ht_batch_job *j, int fd)
+{
+	struct build_state s = { .job = j };
+	static const char head[] = "{\"Records\":[", tail[] = "]}";
+	int v;
+
+	v = ht_gz_new(fd, BATCH_GZIP_LEVEL, &s.gz);
+	if (v < 0)
+		return v;
+	v = ht_gz_write(s.gz, head, sizeof(head) - 1);
+	if (v == 0)
+		v = ht_history_scan(j->history_dir, &j->from, &j->to, batch_record_cb, &s,
+		    &j->reached, &j->damaged);
+	if (v == 0)
+		v = ht_gz_write(s.gz, tail, sizeof(tail) - 1);
+	if (v == 0)
+		v = ht_gz_finish(s.gz, &j->bytes_out);
+	ht_gz_free(s.gz);
+	return v;
+}
+
+void
+ht_batch_build(void *arg)
+{
+	struct ht_batch_job *j = arg;
+	char tmp[PATH_MAX];
+	int fd = -1, v;
+
+	j->events = j->bytes_in = j->bytes_out = 0;
+	v = ht_spool_stage(j->spool_root, tmp, sizeof(tmp), &fd);
+	if (v < 0) {
+		snprintf(j->errmsg, sizeof(j->errmsg), "cannot stage a file under %s: %s",
+		    j->spool_root, strerror(-v));
+		goto out;
+	}
+	v = batch_fill(j, fd);
+	if (v < 0) {
+		snprintf(j->errmsg, sizeof(j->errmsg), "building %s failed: %s", j->key,
+		    strerror(-v));
+		ht_spool_abort(fd, tmp);
+		goto out;
+	}
+	if (j->events == 0) {
+		/* Nothing in range (e.g. only damaged frames): no file. */
+		ht_spool_abort(fd, tmp);
+		goto out;
+	}
+	v = ht_spool_commit(j->spool_root, fd, tmp, j->key);
+	if (v < 0)
+		snprintf(j->errmsg, sizeof(j->errmsg), "delivering %s to %s failed: %s", j->key,
+		    j->spool_root, strerror(-v));
+out:
+	j->err = v;
+}
+
+void
+ht_batch_job_free(struct ht_batch_job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->history_dir);
+	free(j->spool_root);
+	free(j->key);
+	free(j);
+}

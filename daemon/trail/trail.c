@@ -1,0 +1,610 @@
+/*
+ * trail.c - see trail.h.
+ *
+ * States, all on the loop thread:
+ *   idle      cursor at the end of what it should deliver; no timer
+ *   pending   records past the cursor; the age timer runs for
+ *             delivery.interval from the first of them, unless max_events or
+ *             max_bytes is reached first
+ *   building  one job on the builder pool: store the plan, write the file,
+ *             store the advanced cursor (all off the loop); at most one per
+ *             trail, so a trail's files are written in history order
+ * A failed build keeps the plan and is retried with exponential backoff
+ * (1 s doubling to 60 s); the same key is reused, so a retry never makes a
+ * second file.  The cursor file is written only by the job while building
+ * and only by the loop otherwise, never both at once.
+ */
+#include "ht_build.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "deliver/spool.h"
+#include "fileio.h"
+#include "log.h"
+#include "trail/batch.h"
+#include "trail/cursor.h"
+#include "trail/trail.h"
+#include "util.h"
+#include "worker.h"
+
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 60000
+
+/* What a trail keeps of its config (copied: configs come and go). */
+struct trail_settings {
+	char *name, *spool_root, *prefix, *orgid, *account, *region;
+	uint64_t interval_ms, max_events, max_bytes;
+	bool logging;
+};
+
+struct ht_trail {
+	struct ht_trail_env env;
+	struct trail_settings s;
+	char *cursor_path;
+	struct ht_cursor cur;
+	struct event *timer;		/* batch age, or retry backoff */
+	bool building;
+	bool dead;			/* freed while building */
+	bool retiring;
+	int want_logging;		/* change deferred while building; -1 = none */
+	uint64_t pending_events, pending_bytes;	/* appended since the last build began */
+	int64_t pending_since;		/* mono ms of the oldest of them, 0 = none */
+	unsigned retry_ms;
+	ht_trail_flushed_fn flush_fn;
+	void *flush_arg;
+	ht_trail_flushed_fn retired_fn;
+	void *retired_arg;
+	struct ht_trail_stats stats;
+};
+
+struct trail_job {
+	struct ht_trail *t;
+	struct ht_batch_job *b;
+	char *cursor_path;
+	bool store_plan;
+	struct ht_cursor plan;		/* stored before the build (if store_plan) */
+	struct ht_cursor after;		/* stored after it succeeded */
+	bool plan_stored;
+	int err;
+	char errmsg[320];
+};
+
+static void trail_kick(struct ht_trail *t);
+static void trail_store(struct ht_trail *t);
+
+static void
+settings_clear(struct trail_settings *s)
+{
+	free(s->name);
+	free(s->spool_root);
+	free(s->prefix);
+	free(s->orgid);
+	free(s->account);
+	free(s->region);
+	memset(s, 0, sizeof(*s));
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int
+settings_from_conf(struct trail_settings *s, const struct ht_conf *conf,
+    const struct ht_conf_trail *tc)
+{
+	const struct ht_conf_bucket *b = ht_conf_bucket(conf, tc->s3_bucket_name);
+
+	memset(s, 0, sizeof(*s));
+	if (b == NULL || b->type != HT_BUCKET_SPOOL)
+		return -EINVAL;	/* the config validator already refused this */
+	s->name = strdup(tc->name);
+	s->spool_root = ht_conf_path(conf, b->path);
+	s->prefix = dup_or_null(tc->s3_key_prefix);
+	s->orgid = tc->is_organization_trail ? dup_or_null(conf->organization_id) : NULL;
+	s->account = strdup(conf->account_id);
+	s->region = strdup(conf->region);
+	s->interval_ms = tc->delivery.interval_ms;
+	s->max_events = tc->delivery.max_events;
+	s->max_bytes = tc->delivery.max_bytes;
+	s->logging = tc->start_logging;
+	if (!s->name || !s->spool_root || !s->account || !s->region ||
+	    (tc->s3_key_prefix && !s->prefix) || (tc->is_organization_trail && !s->orgid)) {
+		settings_clear(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The position this trail should deliver up to now. */
+static void
+trail_limit(const struct ht_trail *t, struct ht_history_pos *ret)
+{
+	ht_history_end(t->env.history, ret);
+	if (t->cur.has_stop && ht_history_pos_cmp(&t->cur.stop_at, ret) < 0)
+		*ret = t->cur.stop_at;
+}
+
+static bool
+trail_caught_up(const struct ht_trail *t)
+{
+	struct ht_history_pos limit;
+
+	if (!t->cur.logging && !t->cur.has_stop)
+		return true;
+	trail_limit(t, &limit);
+	return !t->cur.has_plan && ht_history_pos_cmp(&t->cur.pos, &limit) >= 0;
+}
+
+static void
+trail_arm(struct ht_trail *t, uint64_t ms)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
+		.tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(t->timer, &tv);
+}
+
+/* ---- the build job (worker thread) ---- */
+
+static void
+trail_job_work(void *arg)
+{
+	struct trail_job *j = arg;
+	int v;
+
+	if (j->store_plan) {
+		v = ht_cursor_store(j->cursor_path, &j->plan);
+		if (v < 0) {
+			j->err = v;
+			snprintf(j->errmsg, sizeof(j->errmsg), "cannot store cursor %s: %s",
+			    j->cursor_path, strerror(-v));
+			return;
+		}
+	}
+	j->plan_stored = true;
+	ht_batch_build(j->b);
+	if (j->b->err < 0) {
+		j->err = j->b->err;
+		snprintf(j->errmsg, sizeof(j->errmsg), "%s", j->b->errmsg);
+		return;
+	}
+	j->after = j->plan;
+	j->after.has_plan = false;
+	j->after.pos = j->b->reached;
+	v = ht_cursor_store(j->cursor_path, &j->after);
+	if (v < 0) {
+		/* The file is delivered but the cursor did not move: the plan is
+		 * still on disk, so the retry rebuilds the same key. */
+		j->err = v;
+		snprintf(j->errmsg, sizeof(j->errmsg), "cannot store cursor %s: %s",
+		    j->cursor_path, strerror(-v));
+	}
+}
+
+static void
+trail_job_free(struct trail_job *j)
+{
+	ht_batch_job_free(j->b);
+	free(j->cursor_path);
+	free(j);
+}
+
+static void trail_destroy(struct ht_trail *t);
+static void trail_progress(struct ht_trail *t, bool batch_was_full);
+
+static void
+trail_job_failed(struct ht_trail *t, struct trail_job *j)
+{
+	t->stats.failures++;
+	t->stats.latest_attempt_succeeded = false;
+	snprintf(t->stats.latest_error, sizeof(t->stats.latest_error), "%s", j->errmsg);
+	if (!j->plan_stored)
+		t->cur.has_plan = false;
+	t->retry_ms = t->retry_ms ? t->retry_ms * 2 : RETRY_MIN_MS;
+	if (t->retry_ms > RETRY_MAX_MS)
+		t->retry_ms = RETRY_MAX_MS;
+	/* One line per failure, but retries back off to a minute, so this
+	 * cannot flood the journal. */
+	log_warnx("trail %s: %s; retrying in %u s (nothing is lost: the records stay in "
+	    "history until delivered)", t->s.name, j->errmsg, t->retry_ms / 1000);
+	trail_arm(t, t->retry_ms);
+}
+
+static void
+trail_job_done(void *arg)
+{
+	struct trail_job *j = arg;
+	struct ht_trail *t = j->t;
+	bool full;
+
+	t->building = false;
+	if (t->dead) {
+		trail_job_free(j);
+		trail_destroy(t);
+		return;
+	}
+	t->stats.latest_attempt_time = (int64_t)time(NULL);
+	if (j->err < 0) {
+		trail_job_failed(t, j);
+		trail_job_free(j);
+		return;
+	}
+	t->retry_ms = 0;
+	t->stats.latest_attempt_succeeded = true;
+	t->stats.latest_error[0] = '\0';
+	/* Logging changes made while building apply to the stored state. */
+	t->cur.pos = j->after.pos;
+	t->cur.has_plan = false;
+	if (j->b->events > 0) {
+		t->stats.files++;
+		t->stats.events += j->b->events;
+		t->stats.latest_delivery_time = t->stats.latest_attempt_time;
+		log_debug("trail %s: delivered %s (%llu records)", t->s.name, j->b->key,
+		    (unsigned long long)j->b->events);
+	}
+	full = ht_history_pos_cmp(&j->b->reached, &j->b->to) < 0;
+	trail_job_free(j);
+	trail_progress(t, full);
+}
+
+/* After a build (or a state change): what next. */
+static void
+trail_progress(struct ht_trail *t, bool batch_was_full)
+{
+	if (t->want_logging >= 0) {
+		bool want = t->want_logging;
+
+		t->want_logging = -1;
+		t->s.logging = want;
+		trail_store(t);
+	}
+	if (trail_caught_up(t)) {
+		t->pending_events = t->pending_bytes = 0;
+		t->pending_since = 0;
+		if (t->flush_fn) {
+			ht_trail_flushed_fn fn = t->flush_fn;
+
+			t->flush_fn = NULL;
+			fn(t, t->flush_arg);
+			return;
+		}
+		if (t->retiring) {
+			if (t->retired_fn)
+				t->retired_fn(t, t->retired_arg);
+			trail_destroy(t);
+		}
+		return;
+	}
+	if (batch_was_full || t->flush_fn || t->retiring || t->cur.has_plan ||
+	    t->pending_events >= t->s.max_events || t->pending_bytes >= t->s.max_bytes) {
+		trail_kick(t);
+		return;
+	}
+	if (t->pending_since == 0)
+		t->pending_since = ht_mono_ms();
+	if (!evtimer_pending(t->timer, NULL)) {
+		int64_t age = ht_mono_ms() - t->pending_since;
+
+		trail_arm(t, age >= (int64_t)t->s.interval_ms ? 0 : t->s.interval_ms - (uint64_t)age);
+	}
+}
+
+static struct trail_job *
+trail_job_new(struct ht_trail *t, const struct ht_history_pos *to)
+{
+	struct trail_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->t = t;
+	j->b = calloc(1, sizeof(*j->b));
+	j->cursor_path = strdup(t->cursor_path);
+	if (j->b == NULL || j->cursor_path == NULL)
+		goto fail;
+	j->b->history_dir = strdup(ht_history_dir(t->env.history));
+	j->b->spool_root = strdup(t->s.spool_root);
+	j->b->key = strdup(t->cur.plan_key);
+	if (!j->b->history_dir || !j->b->spool_root || !j->b->key)
+		goto fail;
+	j->b->from = t->cur.pos;
+	j->b->to = *to;
+	j->b->max_events = t->s.max_events;
+	j->b->max_bytes = t->s.max_bytes;
+	return j;
+fail:
+	trail_job_free(j);
+	return NULL;
+}
+
+/* Start building the next file now, if there is anything to build. */
+static void
+trail_kick(struct ht_trail *t)
+{
+	struct ht_history_pos limit;
+	struct trail_job *j;
+	bool store_plan = false;
+	int v;
+
+	if (t->building || t->dead)
+		return;
+	evtimer_del(t->timer);
+	if (trail_caught_up(t)) {
+		trail_progress(t, false);
+		return;
+	}
+	trail_limit(t, &limit);
+	if (!t->cur.has_plan) {
+		v = ht_batch_key(t->cur.plan_key, sizeof(t->cur.plan_key), t->s.prefix,
+		    t->s.orgid, t->s.account, t->s.region, time(NULL));
+		if (v < 0) {
+			log_msg(HT_LOG_ERR, -v, "trail %s: cannot name a log file", t->s.name);
+			trail_arm(t, RETRY_MAX_MS);
+			return;
+		}
+		t->cur.plan_to = limit;
+		t->cur.has_plan = true;
+		store_plan = true;
+	}
+	j = trail_job_new(t, &t->cur.plan_to);
+	if (j == NULL || ht_worker_submit(t->env.builders, trail_job_work, trail_job_done, j) < 0) {
+		if (j)
+			trail_job_free(j);
+		if (store_plan)
+			t->cur.has_plan = false;
+		log_warnx("trail %s: out of memory starting a build, retrying in 1 s", t->s.name);
+		trail_arm(t, RETRY_MIN_MS);
+		return;
+	}
+	j->store_plan = store_plan;
+	j->plan = t->cur;
+	t->building = true;
+	t->pending_events = t->pending_bytes = 0;
+	t->pending_since = 0;
+}
+
+static void
+trail_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	trail_kick(arg);
+}
+
+/* ---- logging state ---- */
+
+/* Store the cursor from the loop (only while no job is running). */
+static void
+trail_store(struct ht_trail *t)
+{
+	int v = ht_cursor_store(t->cursor_path, &t->cur);
+
+	if (v < 0)
+		log_msg(HT_LOG_ERR, -v, "trail %s: cannot store %s; the logging state will be "
+		    "re-applied from the config at the next start", t->s.name, t->cursor_path);
+}
+
+/* Turn logging on or off now (not while building). */
+static void
+trail_apply_logging(struct ht_trail *t, bool want)
+{
+	struct ht_history_pos end;
+
+	ht_history_end(t->env.history, &end);
+	if (want && !t->cur.logging) {
+		t->cur.logging = true;
+		t->cur.start_logging_time = (int64_t)time(NULL);
+		/* Still delivering what came before the stop: carry on through
+		 * (deliver a little extra rather than lose anything). */
+		if (!(t->cur.has_stop && ht_history_pos_cmp(&t->cur.pos, &t->cur.stop_at) < 0))
+			t->cur.pos = end;
+		t->cur.has_stop = false;
+		log_info("trail %s: logging started", t->s.name);
+	} else if (!want && t->cur.logging) {
+		t->cur.logging = false;
+		t->cur.stop_logging_time = (int64_t)time(NULL);
+		t->cur.has_stop = true;
+		t->cur.stop_at = end;
+		log_info("trail %s: logging stopped; records appended before now are still "
+		    "delivered", t->s.name);
+	} else {
+		return;
+	}
+	trail_store(t);
+}
+
+static void
+trail_set_logging(struct ht_trail *t, bool want)
+{
+	if (t->building) {
+		t->want_logging = want;
+		return;
+	}
+	trail_apply_logging(t, want);
+	trail_progress(t, false);
+}
+
+/* ---- public ---- */
+
+static int
+trail_load_cursor(struct ht_trail *t)
+{
+	char err[PATH_MAX + 128];
+	int v;
+
+	v = ht_cursor_load(t->cursor_path, &t->cur, err, sizeof(err));
+	if (v == -ENOENT) {
+		memset(&t->cur, 0, sizeof(t->cur));
+		ht_history_end(t->env.history, &t->cur.pos);
+		t->cur.logging = t->s.logging;
+		if (t->cur.logging)
+			t->cur.start_logging_time = (int64_t)time(NULL);
+		log_info("trail %s: new; delivering records appended from now on", t->s.name);
+		return ht_cursor_store(t->cursor_path, &t->cur);
+	}
+	if (v < 0) {
+		log_warnx("trail %s: %s; remove or repair it (the trail would otherwise "
+		    "restart from the end of history and skip undelivered records)",
+		    t->s.name, err);
+		return v;
+	}
+	if (t->cur.has_plan)
+		log_info("trail %s: resuming the unfinished log file %s", t->s.name,
+		    t->cur.plan_key);
+	return 0;
+}
+
+int
+ht_trail_new(const struct ht_trail_env *env, const struct ht_conf *conf,
+    const struct ht_conf_trail *tc, struct ht_trail **ret)
+{
+	char dir[PATH_MAX];
+	struct ht_trail *t;
+	int v;
+
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	t->env = *env;
+	t->want_logging = -1;
+	v = settings_from_conf(&t->s, conf, tc);
+	if (v < 0)
+		goto fail;
+	snprintf(dir, sizeof(dir), "%s/trails", env->state_dir);
+	v = ht_mkdir_p(dir, 0750);
+	if (v < 0 || asprintf(&t->cursor_path, "%s/%s.cursor", dir, tc->name) < 0) {
+		t->cursor_path = NULL;
+		v = v < 0 ? v : -ENOMEM;
+		log_msg(HT_LOG_ERR, -v, "trail %s: cannot create %s", tc->name, dir);
+		goto fail;
+	}
+	t->timer = evtimer_new(env->base, trail_timer_cb, t);
+	if (t->timer == NULL) {
+		v = -ENOMEM;
+		goto fail;
+	}
+	v = trail_load_cursor(t);
+	if (v < 0)
+		goto fail;
+	(void)ht_spool_clean(t->s.spool_root);
+	trail_set_logging(t, t->s.logging);
+	/* A plan left by a crash is rebuilt at once; older records wait for
+	 * one interval from now. */
+	trail_progress(t, false);
+	*ret = t;
+	return 0;
+fail:
+	trail_destroy(t);
+	return v;
+}
+
+int
+ht_trail_update(struct ht_trail *t, const struct ht_conf *conf, const struct ht_conf_trail *tc)
+{
+	struct trail_settings s;
+	int v;
+
+	v = settings_from_conf(&s, conf, tc);
+	if (v < 0) {
+		log_msg(HT_LOG_ERR, -v, "trail %s: cannot apply the new settings", tc->name);
+		return v;
+	}
+	settings_clear(&t->s);
+	t->s = s;
+	trail_set_logging(t, s.logging);
+	return 0;
+}
+
+void
+ht_trail_history_grew(struct ht_trail *t, size_t n, uint64_t bytes)
+{
+	if (!t->cur.logging || t->dead)
+		return;
+	t->pending_events += n;
+	t->pending_bytes += bytes;
+	if (t->building)
+		return;	/* trail_job_done decides */
+	if (t->pending_events >= t->s.max_events || t->pending_bytes >= t->s.max_bytes) {
+		trail_kick(t);
+		return;
+	}
+	if (t->pending_since == 0) {
+		t->pending_since = ht_mono_ms();
+		if (!evtimer_pending(t->timer, NULL))
+			trail_arm(t, t->s.interval_ms);
+	}
+}
+
+void
+ht_trail_flush(struct ht_trail *t, ht_trail_flushed_fn fn, void *arg)
+{
+	t->flush_fn = fn;
+	t->flush_arg = arg;
+	if (!t->building)
+		trail_kick(t);
+}
+
+void
+ht_trail_retire(struct ht_trail *t, ht_trail_flushed_fn fn, void *arg)
+{
+	t->retiring = true;
+	t->retired_fn = fn;
+	t->retired_arg = arg;
+	t->flush_fn = NULL;
+	log_info("trail %s: removed from the config; delivering what it recorded, then "
+	    "forgetting it", t->s.name);
+	trail_set_logging(t, false);
+}
+
+const char *
+ht_trail_name(const struct ht_trail *t)
+{
+	return t->s.name;
+}
+
+void
+ht_trail_stats(const struct ht_trail *t, struct ht_trail_stats *ret)
+{
+	*ret = t->stats;
+	ret->logging = t->cur.logging;
+}
+
+static void
+trail_destroy(struct ht_trail *t)
+{
+	if (t == NULL)
+		return;
+	if (t->retiring && t->cursor_path && !t->building) {
+		if (unlink(t->cursor_path) < 0 && errno != ENOENT)
+			log_warn("trail %s: cannot remove %s", t->s.name, t->cursor_path);
+		else
+			log_info("trail %s: removed", t->s.name);
+	}
+	if (t->timer)
+		event_free(t->timer);
+	settings_clear(&t->s);
+	free(t->cursor_path);
+	free(t);
+}
+
+void
+ht_trail_free(struct ht_trail *t)
+{
+	if (t == NULL)
+		return;
+	t->retiring = false;
+	if (t->building) {
+		t->dead = true;
+		evtimer_del(t->timer);
+		return;
+	}
+	trail_destroy(t);
+}

@@ -1,0 +1,68 @@
+/*
+ * trail.h - a trail: a consumer of history with its own persisted cursor
+ * (trail/cursor.h), which batches records by count, bytes and age into
+ * CloudTrail log files (trail/batch.h) and delivers them to its bucket.
+ *
+ * A trail never holds records itself; it only remembers how far it got.  So
+ * adding or removing other trails, restarting, or a crash never makes it
+ * lose or repeat a record.  Records appended while the trail is not logging
+ * are never delivered by it.
+ */
+#ifndef HT_TRAIL_H
+#define HT_TRAIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+struct ht_conf;
+struct ht_conf_trail;
+struct ht_history;
+struct ht_trail;
+struct ht_worker;
+
+/* What all trails share; borrowed, outlives every trail. */
+struct ht_trail_env {
+	struct event_base *base;
+	struct ht_history *history;
+	struct ht_worker *builders;	/* pool that builds log files */
+	const char *state_dir;		/* cursors live in state_dir/trails/ */
+};
+
+struct ht_trail_stats {
+	uint64_t files;			/* log files delivered */
+	uint64_t events;		/* records delivered */
+	uint64_t failures;		/* failed build/delivery attempts */
+	int64_t latest_delivery_time;	/* epoch s of the last delivered file, 0 = none */
+	int64_t latest_attempt_time;	/* epoch s of the last attempt */
+	bool latest_attempt_succeeded;
+	char latest_error[512];		/* "" when the last attempt succeeded */
+	bool logging;
+};
+
+typedef void (*ht_trail_flushed_fn)(struct ht_trail *t, void *arg);
+
+/* Create the trail tc of conf (both borrowed: the trail copies what it
+ * needs), load or create its cursor, and start it.  A new trail starts at
+ * the current end of history.  0 or -errno (logged). */
+int ht_trail_new(const struct ht_trail_env *env, const struct ht_conf *conf,
+    const struct ht_conf_trail *tc, struct ht_trail **ret);
+/* Apply a reloaded definition of the same trail (bucket, prefix, delivery,
+ * logging).  0 or -errno (logged; the old settings stay). */
+int ht_trail_update(struct ht_trail *t, const struct ht_conf *conf, const struct ht_conf_trail *tc);
+/* History grew by n records / bytes (from the daemon's fan-out). */
+void ht_trail_history_grew(struct ht_trail *t, size_t n, uint64_t bytes);
+/* Deliver everything appended so far now, regardless of interval; call
+ * fn once the cursor has reached that point (shutdown). */
+void ht_trail_flush(struct ht_trail *t, ht_trail_flushed_fn fn, void *arg);
+/* Deliver what was recorded up to now, then forget the trail: its cursor
+ * file is deleted, fn(t, arg) is called and the trail frees itself (the
+ * pointer is dead once fn returns).  ht_trail_free still works before. */
+void ht_trail_retire(struct ht_trail *t, ht_trail_flushed_fn fn, void *arg);
+const char *ht_trail_name(const struct ht_trail *t);
+void ht_trail_stats(const struct ht_trail *t, struct ht_trail_stats *ret);
+/* Stop at once (a running build finishes on its own and is discarded; its
+ * plan stays in the cursor for the next start).  NULL is a no-op. */
+void ht_trail_free(struct ht_trail *t);
+
+#endif

@@ -1,0 +1,954 @@
+"""htlib - shared helpers for hosttrail's integration tests (Python 3 stdlib only).
+
+What is here:
+  Env           a temp directory + every daemon started in it; kills them all on exit and,
+                when the block failed, prints their logs and keeps the directory.
+  config_yaml   a hosttrail.yaml from Python values (block-style YAML, no PyYAML).
+  Daemon        one hosttraild process: start (stderr to a log file), wait for the API
+                socket, SIGHUP/SIGTERM/SIGKILL, exit status, log text.
+  Client        HTTP/1.1 over the API unix socket (http.client with an AF_UNIX connection),
+                keep-alive, post_events() for PutAuditEvents.
+  raw_exchange  send arbitrary bytes on the socket and read whatever comes back.
+  make_event    an audit event {"id","eventData","eventDataChecksum"} with a unique marker.
+  Spool         reads a spool bucket: walks it (skipping .tmp), checks every key against
+                CloudTrail's layout, gunzips, parses {"Records":[...]}; incremental.
+  Notify        a unix datagram socket standing in for systemd's NOTIFY_SOCKET.
+  run           a tiny test runner: PASS/FAIL per test, then "N passed, N failed".
+
+Every wait has a timeout.  Daemons are started through `setpriv --pdeathsig KILL` (when
+available) so that even a test process killed by its hard timeout takes its daemons with it.
+"""
+
+import atexit
+import base64
+import faulthandler
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+import zlib
+
+ACCOUNT = "123456789012"
+REGION = "us-test-1"
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.environ.get("HT_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
+BUILDDIR = os.environ.get("HT_BUILDDIR") or SRCDIR
+HOSTTRAILD = os.environ.get("HOSTTRAILD") or os.path.join(BUILDDIR, "hosttraild")
+HOSTTRAILCTL = os.environ.get("HOSTTRAILCTL") or os.path.join(BUILDDIR, "hosttrailctl")
+
+# Generous defaults: the tests share two cores and may run under ASan.
+START_TIMEOUT = float(os.environ.get("HT_START_TIMEOUT", "30"))
+STOP_TIMEOUT = float(os.environ.get("HT_STOP_TIMEOUT", "60"))
+TEST_TIMEOUT = float(os.environ.get("HT_TEST_TIMEOUT", "300"))
+
+UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+REQUIRED_RECORD_FIELDS = ("eventVersion", "userIdentity", "eventTime", "eventSource",
+                          "eventName", "awsRegion", "eventID", "eventType",
+                          "recipientAccountId", "eventCategory")
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+def utc_now_str(t=None):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if t is None else t))
+
+
+def channel_arn(name, region=REGION, account=ACCOUNT):
+    return "arn:aws:cloudtrail:%s:%s:channel/%s" % (region, account, name)
+
+
+# --------------------------------------------------------------------------- config
+
+_PLAIN_RE = re.compile(r"^[A-Za-z_/.][-A-Za-z0-9_./]*$")
+_YAML_SPECIAL = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+
+
+def _scalar(v):
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if v is None:
+        return "null"
+    if isinstance(v, int):
+        return str(v)
+    s = str(v)
+    if _PLAIN_RE.match(s) and s.lower() not in _YAML_SPECIAL:
+        return s
+    if re.match(r"^[0-9][0-9.]*[A-Za-z]+$", s):      # 1s, 200ms, 50MiB: plain like the docs
+        return s
+    return json.dumps(s)                               # a valid YAML double-quoted scalar
+
+
+def _emit(v, indent, out):
+    pad = "  " * indent
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if isinstance(x, (dict, list)) and x:
+                out.append("%s%s:" % (pad, k))
+                _emit(x, indent + 1, out)
+            elif isinstance(x, dict):
+                out.append("%s%s: {}" % (pad, k))
+            elif isinstance(x, list):
+                out.append("%s%s: []" % (pad, k))
+            else:
+                out.append("%s%s: %s" % (pad, k, _scalar(x)))
+    elif isinstance(v, list):
+        for x in v:
+            if isinstance(x, dict) and x:
+                sub = []
+                _emit(x, indent + 1, sub)
+                sub[0] = pad + "- " + sub[0][len(pad) + 2:]
+                out.extend(sub)
+            elif isinstance(x, list):
+                raise ValueError("nested lists are not used in hosttrail.yaml")
+            else:
+                out.append("%s- %s" % (pad, _scalar(x)))
+    else:
+        raise ValueError("top level must be a mapping")
+
+
+def to_yaml(doc):
+    out = []
+    _emit(doc, 0, out)
+    return "\n".join(out) + "\n"
+
+
+def trail(name, bucket, interval="1s", max_events=10000, max_bytes="50MiB", **extra):
+    t = {"name": name, "s3_bucket_name": bucket}
+    t.update(extra)
+    t["delivery"] = {"interval": interval, "max_events": max_events, "max_bytes": max_bytes}
+    return t
+
+
+def config_doc(root, trails=None, buckets=None, channels=("default", "other"),
+               fsync="interval", fsync_interval="200ms", account=ACCOUNT, region=REGION):
+    """A config as a dict.  buckets: names -> spool dirs under root/ (default: one bucket per
+    trail named after it, "b-<trail>").  trails: list of trail() dicts (default one trail t1)."""
+    if trails is None:
+        trails = [trail("t1", "spool1")]
+    if buckets is None:
+        buckets = sorted({t["s3_bucket_name"] for t in trails})
+    hist = {"fsync": fsync}
+    if fsync == "interval" and fsync_interval:
+        hist["fsync_interval"] = fsync_interval
+    return {
+        "account_id": account,
+        "region": region,
+        "state_dir": os.path.join(root, "state"),
+        "history": hist,
+        "api": {"socket": os.path.join(root, "api.sock")},
+        "buckets": {b: {"type": "spool", "path": os.path.join(root, "spool", b)}
+                    for b in buckets},
+        "sources": [{"type": "ingest", "channels": list(channels)}],
+        "trails": trails,
+    }
+
+
+def write_file_atomic(path, text):
+    tmp = path + ".new"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+# --------------------------------------------------------------------------- processes
+
+_ALL_PROCS = []
+_USE_SETPRIV = shutil.which("setpriv") is not None
+
+
+def _kill_all_procs():
+    for p in _ALL_PROCS:
+        if p.poll() is None:
+            try:
+                p.kill()
+                p.wait(5)
+            except Exception:
+                pass
+
+
+atexit.register(_kill_all_procs)
+
+
+class DaemonError(AssertionError):
+    pass
+
+
+class Daemon:
+    """One hosttraild.  Start it from the main thread (its death signal is tied to the
+    starting thread).  Logs from every start are appended to one file."""
+
+    def __init__(self, env, config_path, name="hosttraild", extra_args=(), extra_env=None,
+                 binary=None, socket_path=None):
+        self.env = env
+        self.config_path = config_path
+        self.name = name
+        self.extra_args = list(extra_args)
+        self.extra_env = dict(extra_env or {})
+        self.binary = binary or HOSTTRAILD
+        self.log_path = os.path.join(env.root, name + ".log")
+        self.proc = None
+        self.starts = 0
+        self.socket_path = socket_path or env.path("api.sock")
+        env.daemons.append(self)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, wait=True, timeout=START_TIMEOUT):
+        assert self.proc is None or self.proc.poll() is not None, "daemon already running"
+        self.starts += 1
+        cmd = [self.binary, "-f", "-c", self.config_path] + self.extra_args
+        if _USE_SETPRIV:
+            cmd = ["setpriv", "--pdeathsig", "KILL", "--"] + cmd
+        env = dict(os.environ)
+        env.pop("NOTIFY_SOCKET", None)
+        env.pop("WATCHDOG_USEC", None)
+        env.pop("WATCHDOG_PID", None)
+        env.update(self.extra_env)
+        with open(self.log_path, "ab") as lf:
+            lf.write(("==== htlib: start #%d at %s: %s\n" % (self.starts, utc_now_str(),
+                                                           " ".join(cmd))).encode())
+            lf.flush()
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
+                                         env=env, close_fds=True)
+        _ALL_PROCS.append(self.proc)
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        """Wait until the API socket accepts a connection; fail if the daemon exits."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise DaemonError("%s exited with status %s during start-up (see log)"
+                                  % (self.name, rc))
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(2)
+            try:
+                s.connect(self.socket_path)
+                return
+            except OSError as e:
+                last = e
+            finally:
+                s.close()
+            time.sleep(0.05)
+        raise DaemonError("%s: API socket %s not accepting after %.0fs (last error: %s)"
+                          % (self.name, self.socket_path, timeout, last))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def send_signal(self, sig):
+        assert self.alive(), "%s is not running (status %s)" % (self.name, self.proc.poll())
+        os.kill(self.proc.pid, sig)
+
+    def hup(self):
+        self.send_signal(signal.SIGHUP)
+
+    def kill9(self, timeout=10):
+        self.send_signal(signal.SIGKILL)
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout=STOP_TIMEOUT, sig=signal.SIGTERM):
+        """SIGTERM and wait; returns the exit status (kills and fails on timeout)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        os.kill(self.proc.pid, sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise DaemonError("%s did not exit within %.0fs of %s; killed"
+                              % (self.name, timeout, signal.Signals(sig).name))
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log_path)
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, offset):
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
+
+    def vm_hwm_kib(self):
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+
+    def client(self, timeout=30):
+        return Client(self.socket_path, timeout=timeout)
+
+
+class Env:
+    """with Env("name") as env: a temp dir, daemons, cleanup.  On failure the logs of every
+    daemon are printed and the directory is kept for inspection."""
+
+    def __init__(self, name="test"):
+        base = None
+        tmp = os.environ.get("TMPDIR") or "/tmp"
+        if len(tmp) > 60:                 # keep unix socket paths far below 108 bytes
+            base = "/tmp"
+        self.root = tempfile.mkdtemp(prefix="ht-%s-" % name[:20], dir=base)
+        self.daemons = []
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def write_config(self, doc_or_text, name="hosttrail.yaml"):
+        p = self.path(name)
+        write_file_atomic(p, doc_or_text if isinstance(doc_or_text, str) else to_yaml(doc_or_text))
+        return p
+
+    def daemon(self, config_path, **kw):
+        return Daemon(self, config_path, **kw)
+
+    def spool(self, bucket, **kw):
+        return Spool(self.path("spool", bucket), **kw)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        for d in self.daemons:
+            d.kill()
+        if et is not None:
+            for d in self.daemons:
+                text = d.log_text()
+                lines = text.splitlines()
+                log("---- %s log (%s), last %d of %d lines ----"
+                    % (d.name, d.log_path, min(len(lines), 150), len(lines)))
+                for line in lines[-150:]:
+                    log("  | " + line)
+            log("---- test directory kept: %s" % self.root)
+        elif not os.environ.get("HT_KEEP"):
+            shutil.rmtree(self.root, ignore_errors=True)
+        return False
+
+
+# --------------------------------------------------------------------------- HTTP
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        try:
+            s.connect(self.unix_path)
+        except BaseException:
+            s.close()
+            raise
+        self.sock = s
+
+
+class Reply:
+    def __init__(self, status, headers, body, elapsed):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.elapsed = elapsed
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        b = self.body[:600]
+        return "<HTTP %s %r%s>" % (self.status, b, "..." if len(self.body) > 600 else "")
+
+    def error_type(self):
+        return self.json.get("__type") if isinstance(self.json, dict) else None
+
+
+class Client:
+    """Keep-alive HTTP/1.1 over the API socket.  Never retries a request (a retry could
+    post the same events twice); a broken connection raises and the next call reconnects."""
+
+    def __init__(self, socket_path, timeout=30):
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self.conn = None
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def request(self, method, path, body=b"", headers=None):
+        if self.conn is None:
+            self.conn = UnixHTTPConnection(self.socket_path, self.timeout)
+        h = {"Host": "localhost"}
+        if body or method == "POST":
+            h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        t0 = time.monotonic()
+        try:
+            self.conn.request(method, path, body=body, headers=h)
+            r = self.conn.getresponse()
+            data = r.read()
+        except BaseException:
+            self.close()
+            raise
+        rep = Reply(r.status, {k.lower(): v for k, v in r.getheaders()}, data,
+                    time.monotonic() - t0)
+        if r.will_close:
+            self.close()
+        return rep
+
+    def post_events(self, channel, events, quote=False, raw_body=None):
+        """PutAuditEvents.  channel: a name (made into this account's ARN) or a full ARN /
+        arbitrary string when it contains ':'.  quote=True percent-encodes the ARN as the AWS
+        SDKs do."""
+        arn = channel if (":" in channel or channel == "") else channel_arn(channel)
+        q = urllib.parse.quote(arn, safe="") if quote else arn
+        body = raw_body if raw_body is not None else json.dumps(
+            {"auditEvents": events}, separators=(",", ":")).encode()
+        return self.request("POST", "/PutAuditEvents?channelArn=" + q, body)
+
+
+def raw_exchange(socket_path, data, read_timeout=5.0, close_write=False, pause=0.0):
+    """Send bytes (a list of chunks with `pause` seconds between them, or one bytes), ignore
+    EPIPE/ECONNRESET on the way, then read until EOF or read_timeout.  Returns the bytes read
+    (b'' if nothing)."""
+    chunks = data if isinstance(data, list) else [data]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(read_timeout)
+    s.connect(socket_path)
+    got = b""
+    try:
+        for i, c in enumerate(chunks):
+            if i and pause:
+                time.sleep(pause)
+            try:
+                s.sendall(c)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        if close_write:
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+        deadline = time.monotonic() + read_timeout
+        while time.monotonic() < deadline:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not b:
+                break
+            got += b
+            st = parse_http_response(got)
+            if st is not None:
+                break
+    finally:
+        s.close()
+    return got
+
+
+def parse_http_response(data):
+    """(status, headers, body) once a complete response with Content-Length is in data,
+    else None."""
+    i = data.find(b"\r\n\r\n")
+    if i < 0:
+        return None
+    head = data[:i].decode("latin-1").split("\r\n")
+    m = re.match(r"HTTP/1\.[01] (\d{3})", head[0])
+    if not m:
+        return None
+    hdrs = {}
+    for line in head[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            hdrs[k.strip().lower()] = v.strip()
+    n = int(hdrs.get("content-length", "0"))
+    if len(data) - i - 4 < n:
+        return None
+    return int(m.group(1)), hdrs, data[i + 4:i + 4 + n]
+
+
+def http_request_bytes(path, body, extra_headers=""):
+    return (("POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+             "Content-Length: %d\r\n%s\r\n") % (path, len(body), extra_headers)).encode() + body
+
+
+# --------------------------------------------------------------------------- events
+
+def checksum(event_data):
+    return base64.b64encode(hashlib.sha256(event_data.encode()).digest()).decode()
+
+
+def event_data(marker, account=ACCOUNT, event_time=None, drop=(), **fields):
+    d = {
+        "version": "1.0",
+        "userIdentity": {"type": "IAMUser", "principalId": "p-" + marker},
+        "userAgent": "htlib/1.0",
+        "eventSource": "test.hosttrail.example",
+        "eventName": "TestAction",
+        "eventTime": event_time or utc_now_str(),
+        "UID": marker,
+        "requestParameters": {"marker": marker},
+        "responseElements": {"ok": True},
+        "sourceIPAddress": "192.0.2.7",
+        "recipientAccountId": account,
+    }
+    d.update(fields)
+    for k in drop:
+        if "." in k:
+            a, b = k.split(".", 1)
+            d[a].pop(b, None)
+        else:
+            d.pop(k, None)
+    return d
+
+
+def make_event(marker, id=None, with_checksum=True, data=None, **kw):
+    """An AuditEvent for marker.  data: an eventData dict or string to use as is."""
+    if data is None:
+        data = event_data(marker, **kw)
+    s = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    ev = {"id": id or marker, "eventData": s}
+    if with_checksum:
+        ev["eventDataChecksum"] = checksum(s)
+    return ev
+
+
+def check_ok_reply(rep, events):
+    """Assert a 200 where every event succeeded; returns {id: eventID}."""
+    if rep.status != 200 or not isinstance(rep.json, dict):
+        raise AssertionError("expected 200 with JSON, got %r" % (rep,))
+    succ = rep.json.get("successful")
+    failed = rep.json.get("failed")
+    if not isinstance(succ, list) or not isinstance(failed, list):
+        raise AssertionError("reply lacks successful/failed lists: %r" % (rep,))
+    if failed:
+        raise AssertionError("events failed unexpectedly: %r" % (failed[:5],))
+    ids = {}
+    for s in succ:
+        eid = s.get("eventID")
+        if not isinstance(eid, str) or not UUID4_RE.match(eid):
+            raise AssertionError("eventID %r is not a UUID v4 (reply %r)" % (eid, rep))
+        if s.get("id") in ids:
+            raise AssertionError("id %r twice in successful" % s.get("id"))
+        ids[s.get("id")] = eid
+    want = {e["id"] for e in events}
+    if set(ids) != want:
+        raise AssertionError("successful ids differ from posted: missing %s, extra %s"
+                             % (sorted(want - set(ids))[:5], sorted(set(ids) - want)[:5]))
+    return ids
+
+
+def check_record(rec, region=REGION, account=ACCOUNT):
+    """Problems with one delivered ingest record (a list of strings, empty if fine)."""
+    p = []
+    for f in REQUIRED_RECORD_FIELDS:
+        if f not in rec:
+            p.append("missing " + f)
+    if rec.get("eventVersion") != "1.11":
+        p.append("eventVersion %r" % rec.get("eventVersion"))
+    if rec.get("eventCategory") != "ActivityAuditLog":
+        p.append("eventCategory %r" % rec.get("eventCategory"))
+    if rec.get("eventType") != "ActivityLog":
+        p.append("eventType %r" % rec.get("eventType"))
+    if rec.get("awsRegion") != region:
+        p.append("awsRegion %r" % rec.get("awsRegion"))
+    if rec.get("recipientAccountId") != account:
+        p.append("recipientAccountId %r" % rec.get("recipientAccountId"))
+    if not isinstance(rec.get("eventID"), str) or not UUID4_RE.match(rec.get("eventID")):
+        p.append("eventID %r not a UUID v4" % rec.get("eventID"))
+    if not isinstance(rec.get("eventTime"), str) or not TIME_RE.match(rec.get("eventTime")):
+        p.append("eventTime %r" % rec.get("eventTime"))
+    ui = rec.get("userIdentity")
+    if not isinstance(ui, dict) or "type" not in ui:
+        p.append("userIdentity %r" % (ui,))
+    md = rec.get("metadata")
+    if not isinstance(md, dict) or "channelARN" not in md or "ingestionTime" not in md:
+        p.append("metadata %r lacks channelARN/ingestionTime" % (md,))
+    return p
+
+
+def record_marker(rec):
+    rp = rec.get("requestParameters")
+    return rp.get("marker") if isinstance(rp, dict) else None
+
+
+# --------------------------------------------------------------------------- spool
+
+class SpoolError(AssertionError):
+    pass
+
+
+class Spool:
+    """A spool bucket directory laid out like S3.  scan() reads new or changed files and
+    raises SpoolError on anything that is not a CloudTrail log file: a key outside the
+    pattern, a date directory different from the file's delivery minute, bad gzip, bad JSON,
+    a document other than {"Records":[...]}.  .tmp/ at the top is ignored."""
+
+    def __init__(self, path, account=ACCOUNT, region=REGION, prefix=None, allow_empty=False):
+        self.path = path
+        self.account = account
+        self.region = region
+        self.allow_empty = allow_empty
+        pre = (re.escape(prefix) + "/") if prefix else ""
+        a, r = re.escape(account), re.escape(region)
+        self.key_re = re.compile(
+            r"^%sAWSLogs/%s/CloudTrail/%s/(\d{4})/(\d{2})/(\d{2})/%s_CloudTrail_%s_"
+            r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})Z_([A-Za-z0-9]{16})\.json\.gz$"
+            % (pre, a, r, a, r))
+        self.files = {}   # key -> (stat signature, records, minute epoch)
+
+    def _check_key(self, key):
+        m = self.key_re.match(key)
+        if not m:
+            raise SpoolError("spool %s: key %r does not match CloudTrail's layout"
+                             % (self.path, key))
+        yy, mm, dd, fy, fm, fd, hh, mi, _u = m.groups()
+        if (yy, mm, dd) != (fy, fm, fd):
+            raise SpoolError("spool key %r: date directories %s/%s/%s differ from the file's "
+                             "delivery date %s%s%s" % (key, yy, mm, dd, fy, fm, fd))
+        try:
+            t = time.strptime("%s%s%s%s%s" % (fy, fm, fd, hh, mi), "%Y%m%d%H%M")
+        except ValueError:
+            raise SpoolError("spool key %r: invalid delivery minute" % key)
+        import calendar
+        return calendar.timegm(t)
+
+    def _read(self, full, key):
+        with open(full, "rb") as f:
+            raw = f.read()
+        try:
+            text = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise SpoolError("spool file %s: not a complete gzip (%d bytes): %s"
+                             % (key, len(raw), e))
+        try:
+            doc = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise SpoolError("spool file %s: not UTF-8 JSON: %s (starts %r)"
+                             % (key, e, text[:120]))
+        if not isinstance(doc, dict) or list(doc.keys()) != ["Records"] \
+                or not isinstance(doc["Records"], list):
+            raise SpoolError("spool file %s: document is not {\"Records\":[...]}: %r"
+                             % (key, text[:200]))
+        for r in doc["Records"]:
+            if not isinstance(r, dict):
+                raise SpoolError("spool file %s: a record is not an object: %r" % (key, r))
+        if not doc["Records"] and not self.allow_empty:
+            raise SpoolError("spool file %s: empty Records (a log file with no events)" % key)
+        return doc["Records"]
+
+    def scan(self):
+        """Read new/changed files; returns the list of keys read in this call."""
+        new = []
+        if not os.path.isdir(self.path):
+            return new
+        for dirpath, dirnames, filenames in os.walk(self.path):
+            rel = os.path.relpath(dirpath, self.path)
+            if rel == ".":
+                dirnames[:] = [d for d in dirnames if d != ".tmp"]
+            dirnames.sort()
+            for fn in sorted(filenames):
+                full = os.path.join(dirpath, fn)
+                key = fn if rel == "." else os.path.join(rel, fn)
+                try:
+                    st = os.stat(full)
+                except FileNotFoundError:
+                    continue
+                sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+                old = self.files.get(key)
+                if old is not None and old[0] == sig:
+                    continue
+                minute = self._check_key(key)
+                try:
+                    recs = self._read(full, key)
+                except FileNotFoundError:
+                    continue
+                self.files[key] = (sig, recs, minute)
+                new.append(key)
+        return new
+
+    def records(self):
+        out = []
+        for k in sorted(self.files):
+            out.extend(self.files[k][1])
+        return out
+
+    def count(self):
+        return sum(len(v[1]) for v in self.files.values())
+
+    def event_ids(self):
+        """{eventID: number of occurrences} over every file."""
+        c = {}
+        for r in self.records():
+            c[r.get("eventID")] = c.get(r.get("eventID"), 0) + 1
+        return c
+
+    def dup_ids(self):
+        return {k: n for k, n in self.event_ids().items() if n > 1}
+
+    def wait_for_ids(self, ids, timeout, poll=0.1):
+        """Scan until every eventID in ids is present; returns the time it took.  Raises with
+        the number missing on timeout."""
+        ids = set(ids)
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        while True:
+            self.scan()
+            have = set(r.get("eventID") for r in self.records())
+            missing = ids - have
+            if not missing:
+                return time.monotonic() - t0
+            if time.monotonic() >= deadline:
+                raise AssertionError("spool %s: %d of %d acked events not delivered within "
+                                     "%.1fs (e.g. %s); %d files, %d records"
+                                     % (self.path, len(missing), len(ids), timeout,
+                                        sorted(missing)[:3], len(self.files), self.count()))
+            time.sleep(poll)
+
+
+def assert_exactly_once(spool, acked_ids, label=""):
+    """Every acked eventID appears exactly once and nothing else appears."""
+    spool.scan()
+    c = spool.event_ids()
+    dups = {k: n for k, n in c.items() if n > 1}
+    missing = set(acked_ids) - set(c)
+    extra = set(c) - set(acked_ids)
+    msgs = []
+    if dups:
+        msgs.append("%d duplicated eventIDs (e.g. %s)" % (len(dups), list(dups.items())[:3]))
+    if missing:
+        msgs.append("%d acked eventIDs missing (e.g. %s)" % (len(missing), sorted(missing)[:3]))
+    if extra:
+        msgs.append("%d eventIDs that were never acked (e.g. %s)"
+                    % (len(extra), sorted(extra, key=str)[:3]))
+    if msgs:
+        raise AssertionError("%s%s: %s" % (label + ": " if label else "", spool.path,
+                                           "; ".join(msgs)))
+
+
+# --------------------------------------------------------------------------- sd_notify
+
+class Notify:
+    """A datagram socket for NOTIFY_SOCKET.  path starting with '@' = abstract namespace."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + path[1:] if path.startswith("@") else path)
+        self.messages = []      # (monotonic time, {key: value}, raw text)
+
+    def close(self):
+        self.sock.close()
+
+    def recv(self, timeout):
+        """One message or None after timeout."""
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return None
+        text = data.decode("utf-8", "replace")
+        kv = {}
+        for line in text.split("\n"):
+            if "=" in line:
+                k, v = line.split("=", 1)
+                kv[k] = v
+        m = (time.monotonic(), kv, text)
+        self.messages.append(m)
+        return m
+
+    def wait_for(self, key, value=None, timeout=10.0):
+        """Receive until a message has key (=value); returns it, or raises."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %s%s on NOTIFY_SOCKET within %.0fs; got %r"
+                                     % (key, "=" + value if value is not None else "", timeout,
+                                        [m[2] for m in self.messages]))
+            m = self.recv(left)
+            if m and key in m[1] and (value is None or m[1][key] == value):
+                return m
+
+
+# --------------------------------------------------------------------------- runner
+
+class TestTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise TestTimeout("test exceeded %.0fs (HT_TEST_TIMEOUT)" % TEST_TIMEOUT)
+
+
+def run(tests, teardown=None, shared=False):
+    """Run test functions in order (argv may name a subset).  Prints PASS/FAIL for each,
+    then exactly "N passed, N failed"; exits 1 if any failed.  Daemons are killed after each
+    test unless shared=True (tests that share one daemon); teardown(n_failed) runs at the
+    end in any case."""
+    faulthandler.enable()
+    only = set(sys.argv[1:])
+    if not os.access(HOSTTRAILD, os.X_OK):
+        log("hosttraild not found or not executable: %s (set HOSTTRAILD)" % HOSTTRAILD)
+        log("0 passed, %d failed" % len(tests))
+        sys.exit(1)
+    signal.signal(signal.SIGALRM, _alarm)
+    passed = failed = 0
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        log("==== %s" % t.__name__)
+        t0 = time.monotonic()
+        # Hard stop if even the soft timeout cannot unwind (e.g. stuck in C code).
+        faulthandler.dump_traceback_later(TEST_TIMEOUT + 120, exit=True)
+        signal.setitimer(signal.ITIMER_REAL, TEST_TIMEOUT)
+        try:
+            t()
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            passed += 1
+            log("PASS %s (%.1fs)" % (t.__name__, time.monotonic() - t0))
+        except BaseException as e:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            failed += 1
+            traceback.print_exc(file=sys.stdout)
+            log("FAIL %s (%.1fs): %s: %s" % (t.__name__, time.monotonic() - t0,
+                                            type(e).__name__, str(e)[:2000]))
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+            if not shared:
+                _kill_all_procs()
+    if teardown is not None:
+        try:
+            teardown(failed)
+        except Exception:
+            traceback.print_exc(file=sys.stdout)
+            log("FAIL teardown")
+            failed += 1
+    _kill_all_procs()
+    log("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+# --------------------------------------------------------------------------- posters
+
+class Poster(threading.Thread):
+    """A client thread that posts batches from make_batch(seq) until stop is set, recording
+    for every request (t_send, t_ack, events, reply-or-exception).  Connection errors are
+    recorded as unanswered and the thread backs off briefly and reconnects."""
+
+    def __init__(self, socket_path, make_batch, channel="default", name="poster", pause=0.0,
+                 timeout=30, max_requests=None):
+        super().__init__(name=name, daemon=True)
+        self.socket_path = socket_path
+        self.make_batch = make_batch
+        self.channel = channel
+        self.pause = pause
+        self.timeout = timeout
+        self.max_requests = max_requests
+        self.stop_event = threading.Event()
+        self.acked = []          # (t_send, t_ack, {id: eventID}, events)
+        self.unanswered = []     # (t_send, t_fail, events, error text)
+        self.bad = []            # replies that were neither 200-all-ok nor a connection error
+        self.seq = 0
+
+    def run(self):
+        c = Client(self.socket_path, timeout=self.timeout)
+        while not self.stop_event.is_set():
+            if self.max_requests is not None and self.seq >= self.max_requests:
+                break
+            events = self.make_batch(self.name, self.seq)
+            self.seq += 1
+            t0 = time.monotonic()
+            try:
+                rep = c.post_events(self.channel, events)
+            except (OSError, http.client.HTTPException) as e:
+                self.unanswered.append((t0, time.monotonic(), events, repr(e)))
+                c.close()
+                self.stop_event.wait(0.05)
+                continue
+            t1 = time.monotonic()
+            try:
+                ids = check_ok_reply(rep, events)
+            except AssertionError as e:
+                self.bad.append((t0, t1, events, str(e)))
+                continue
+            self.acked.append((t0, t1, ids, events))
+            if self.pause:
+                self.stop_event.wait(self.pause)
+        c.close()
+
+    def stop(self):
+        self.stop_event.set()
+
+
+def stop_posters(posters, timeout=60):
+    for p in posters:
+        p.stop()
+    for p in posters:
+        p.join(timeout)
+        if p.is_alive():
+            raise AssertionError("poster %s did not stop within %.0fs" % (p.name, timeout))
+
+
+def acked_ids(posters, pred=None):
+    """{eventID: marker} of every acked event (optionally only requests pred(t_send, t_ack))."""
+    out = {}
+    for p in posters:
+        for t0, t1, ids, events in p.acked:
+            if pred is None or pred(t0, t1):
+                for e in events:
+                    out[ids[e["id"]]] = e["id"]
+    return out
