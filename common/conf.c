@@ -249,6 +249,8 @@ path_pop(struct cp *cp, size_t old)
 
 /* ---- nodes ---- */
 
+/* YAML 1.1's spellings of null, plain only: a quoted "" or "null" is a
+ * string the rules below judge like any other. */
 static bool
 is_null(const yaml_node_t *n)
 {
@@ -512,8 +514,8 @@ cp_size(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
 		return r;
 	r = ht_parse_size(v, &b);
 	if (r == -EINVAL)
-		return cp_err(cp, n, "%s is not a valid size (bytes, or a number with kB, MB, GB, TB, "
-		    "KiB, MiB, GiB or TiB)", cp_q(cp, v));
+		return cp_err(cp, n, "%s is not a valid size (bytes, or a number with kB, MB, "
+		    "GB, TB, KiB, MiB, GiB or TiB)", cp_q(cp, v));
 	if (r < 0 || b < f->min || b > f->max) {
 		fmt_bytes(f->min, lo, sizeof(lo));
 		fmt_bytes(f->max, hi, sizeof(hi));
@@ -524,6 +526,7 @@ cp_size(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
 }
 
 /* arg: const struct cp_enum *. */
+/* Names are matched exactly: "Always" is refused rather than guessed at. */
 static int
 cp_enumv(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
 {
@@ -831,6 +834,7 @@ bad_access_key(const char *s)
 	return NULL;
 }
 
+/* Only the scheme is checked here; libcurl judges the rest when it sends. */
 static const char *
 bad_url(const char *s)
 {
@@ -915,7 +919,7 @@ static const struct cp_field credential_fields[] = {
 	{ "secret_file", cp_str, MEMBER(struct ht_conf_credential, secret_file), .arg = &chk_path,
 	    .required = true },
 	{ "access", cp_enumv, MEMBER(struct ht_conf_credential, access), .arg = &enum_access },
-	{ NULL },
+	{ .key = NULL },
 };
 
 static int
@@ -933,7 +937,7 @@ credential_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 static const struct cp_field subscription_fields[] = {
 	{ "url", cp_str, MEMBER(struct ht_conf_subscription, url), .arg = &chk_url,
 	    .required = true },
-	{ NULL },
+	{ .key = NULL },
 };
 
 static int
@@ -948,7 +952,7 @@ static const struct cp_items subscription_items = { sizeof(struct ht_conf_subscr
 static const struct cp_field topic_fields[] = {
 	{ "subscriptions", cp_list, MEMBER(struct ht_conf_topic, subscriptions),
 	    .noff = offsetof(struct ht_conf_topic, n_subscriptions), .arg = &subscription_items },
-	{ NULL },
+	{ .key = NULL },
 };
 
 static int
@@ -961,7 +965,7 @@ static const struct cp_field bucket_fields[] = {
 	{ "type", cp_enumv, MEMBER(struct ht_conf_bucket, type), .arg = &enum_bucket_type,
 	    .required = true },
 	{ "path", cp_str, MEMBER(struct ht_conf_bucket, path), .arg = &chk_path },
-	{ NULL },
+	{ .key = NULL },
 };
 
 static int
@@ -1004,7 +1008,7 @@ static const struct cp_field source_fields[] = {
 	    .required = true },
 	{ "channels", cp_list, MEMBER(struct ht_conf_source, channels),
 	    .noff = offsetof(struct ht_conf_source, n_channels), .arg = &channel_items },
-	{ NULL },
+	{ .key = NULL },
 };
 
 static int
@@ -1039,6 +1043,8 @@ source_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 	return source_channels_default(cp, node, &s[idx]);
 }
 
+/* CloudTrail itself delivers about every 5 minutes and caps a file at 50 MB
+ * compressed; 100MiB of JSON stays well inside that. */
 static const struct cp_field delivery_fields[] = {
 	{ "interval", cp_duration, MEMBER(struct ht_conf_delivery, interval_ms), .min = 1000,
 	    .max = 3600 * 1000 },
@@ -1046,7 +1052,7 @@ static const struct cp_field delivery_fields[] = {
 	    .max = 1000000 },
 	{ "max_bytes", cp_size, MEMBER(struct ht_conf_delivery, max_bytes), .min = KIB,
 	    .max = 100 * MIB },
-	{ NULL },
+	{ .key = NULL },
 };
 
 #define TRAIL_BOOL(k) { #k, cp_bool, MEMBER(struct ht_conf_trail, k) }
@@ -1066,7 +1072,7 @@ static const struct cp_field trail_fields[] = {
 	TRAIL_BOOL(is_organization_trail),
 	TRAIL_BOOL(start_logging),
 	{ "delivery", cp_sub, MEMBER(struct ht_conf_trail, delivery), .arg = delivery_fields },
-	{ NULL },
+	{ .key = NULL },
 };
 
 static void
@@ -1090,6 +1096,8 @@ trail_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 
 /* ---- top level ---- */
 
+/* The 10ms floor keeps fsync: interval a batching policy; per-write
+ * durability is what fsync: always is for. */
 static const struct cp_field history_fields[] = {
 	{ "retention_days", cp_uint, MEMBER(struct ht_conf_history, retention_days), .min = 1,
 	    .max = 3650 },
@@ -1098,7 +1106,7 @@ static const struct cp_field history_fields[] = {
 	{ "fsync", cp_enumv, MEMBER(struct ht_conf_history, fsync), .arg = &enum_fsync },
 	{ "fsync_interval", cp_duration, MEMBER(struct ht_conf_history, fsync_interval_ms),
 	    .min = 10, .max = 3600 * 1000 },
-	{ NULL },
+	{ .key = NULL },
 };
 
 static const struct cp_items credential_items = { sizeof(struct ht_conf_credential),
@@ -1109,7 +1117,7 @@ static const struct cp_field api_fields[] = {
 	{ "listen", cp_str, MEMBER(struct ht_conf_api, listen), .arg = &chk_listen },
 	{ "credentials", cp_list, MEMBER(struct ht_conf_api, credentials),
 	    .noff = offsetof(struct ht_conf_api, n_credentials), .arg = &credential_items },
-	{ NULL },
+	{ .key = NULL },
 };
 
 static const struct cp_items bucket_items = { sizeof(struct ht_conf_bucket), bucket_item,
@@ -1137,7 +1145,7 @@ static const struct cp_field root_fields[] = {
 	CONF_LIST(topics, cp_named, topic_items),
 	CONF_LIST(sources, cp_list, source_items),
 	CONF_LIST(trails, cp_list, trail_items),
-	{ NULL },
+	{ .key = NULL },
 };
 
 static int
@@ -1171,8 +1179,8 @@ validate_trail(struct cp *cp, yaml_node_t *node, size_t i)
 			return cp_err_key(cp, node, "name", "duplicate trail name %s (also "
 			    "trails[%zu].name)", cp_q(cp, t->name), j);
 	if (ht_conf_bucket(c, t->s3_bucket_name) == NULL)
-		return cp_err_key(cp, node, "s3_bucket_name", "bucket %s is not defined in buckets:",
-		    cp_q(cp, t->s3_bucket_name));
+		return cp_err_key(cp, node, "s3_bucket_name",
+		    "bucket %s is not defined in buckets:", cp_q(cp, t->s3_bucket_name));
 	if (t->sns_topic_name != NULL && ht_conf_topic(c, t->sns_topic_name) == NULL)
 		return cp_err_key(cp, node, "sns_topic_name", "topic %s is not defined in topics:",
 		    cp_q(cp, t->sns_topic_name));
@@ -1425,27 +1433,21 @@ int
 ht_conf_load(const char *path, struct ht_conf **ret, char *errbuf, size_t errlen)
 {
 	char *text = NULL, *base = NULL;
-	size_t len;
+	size_t len = 0;
 	int r;
 
 	if (path == NULL)
 		return conf_load(CONF_EMBEDDED_NAME, NULL, ht_conf_default_yaml,
 		    strlen(ht_conf_default_yaml), ret, errbuf, errlen);
 	r = read_file(path, &text, &len);
-	if (r < 0) {
-		if (errbuf != NULL && errlen > 0)
-			snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(-r));
-		return r;
-	}
-	base = conf_basedir(path);
-	if (base == NULL) {
-		if (errbuf != NULL && errlen > 0)
-			snprintf(errbuf, errlen, "%s: out of memory", path);
+	if (r == 0 && (base = conf_basedir(path)) == NULL)
 		r = -ENOMEM;
-		goto out;
-	}
-	r = conf_load(path, base, text, len, ret, errbuf, errlen);
-out:
+	if (r == 0)
+		r = conf_load(path, base, text, len, ret, errbuf, errlen);
+	else if (errbuf != NULL && errlen > 0 && r == -ENOMEM)
+		snprintf(errbuf, errlen, "%s: out of memory", path);
+	else if (errbuf != NULL && errlen > 0)
+		snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(-r));
 	free(base);
 	free(text);
 	return r;

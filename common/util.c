@@ -122,6 +122,8 @@ digits(const char *s, int n)
 int
 ht_time_parse_iso8601(const char *s, time_t *ret)
 {
+	/* 'd' is any digit; everything else must match exactly, so offsets,
+	 * fractions and lowercase separators are all refused. */
 	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
 	struct tm tm = { 0 };
 	int y, mo, d, h, mi, sec;
@@ -267,6 +269,7 @@ parse_with_unit(const char *s, const struct unit *units, uint64_t *ret)
 	for (u = units; u->name != NULL; u++)
 		if (strcmp(p, u->name) == 0)
 			break;
+	/* Syntax first: "99999999999999999999x" is a typo, not a range error. */
 	if (u->name == NULL)
 		return -EINVAL;
 	if (overflow || (v != 0 && u->mult > UINT64_MAX / v))
@@ -317,6 +320,8 @@ is_trail_special(char c)
 	return c == '.' || c == '_' || c == '-';
 }
 
+/* Length first, then characters, then their arrangement: a name breaking
+ * several rules gets the most basic reason. */
 const char *
 ht_trail_name_invalid(const char *name)
 {
@@ -407,6 +412,7 @@ ht_account_id_valid(const char *s)
 	return s[12] == '\0';
 }
 
+/* CloudTrail's ARN shape (shared/reference/cloudtrail.md section 4). */
 static char *
 arn(const char *region, const char *account, const char *kind, const char *name)
 {

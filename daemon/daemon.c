@@ -31,6 +31,10 @@
 #include "worker.h"
 
 #define SHUTDOWN_POLL_MS 20
+/* Give up flushing after this long; below the unit's TimeoutStopSec=90s so
+ * the daemon exits on its own terms.  What is not delivered stays in
+ * history and goes out after the next start. */
+#define SHUTDOWN_DEADLINE_S 60
 #define BUILDER_THREADS 2
 
 static const struct ht_source_ops *const source_types[] = {
@@ -61,6 +65,7 @@ struct ht_daemon {
 	size_t n_retiring;
 	/* shutdown */
 	struct event *poll;
+	struct event *deadline;
 	unsigned trails_flushing;
 	ht_daemon_stopped_fn stopped_fn;
 	void *stopped_arg;
@@ -178,9 +183,12 @@ daemon_trail_retired(struct ht_trail *t, void *arg)
 	for (size_t i = 0; i < d->n_retiring; i++) {
 		if (d->retiring[i] == t) {
 			d->retiring[i] = d->retiring[--d->n_retiring];
-			return;
+			break;
 		}
 	}
+	/* At shutdown, removed trails finishing their last file count too. */
+	if (d->trails_flushing > 0 && --d->trails_flushing == 0 && d->stopped_fn)
+		d->stopped_fn(d->stopped_arg);
 }
 
 static void
@@ -357,12 +365,13 @@ daemon_flush_trails(struct ht_daemon *d)
 
 	if (v < 0)
 		log_msg(HT_LOG_ERR, -v, "history: final fsync failed");
-	if (d->n_trails == 0) {
+	if (d->n_trails + d->n_retiring == 0) {
 		d->stopped_fn(d->stopped_arg);
 		return;
 	}
-	/* Count first: a trail with nothing pending reports at once. */
-	d->trails_flushing = (unsigned)d->n_trails;
+	/* Count first: a trail with nothing pending reports at once.  Removed
+	 * trails still delivering report through daemon_trail_retired. */
+	d->trails_flushing = (unsigned)(d->n_trails + d->n_retiring);
 	for (size_t i = 0; i < d->n_trails; i++)
 		ht_trail_flush(d->trails[i], daemon_trail_flushed, d);
 }
@@ -382,16 +391,31 @@ daemon_poll_cb(evutil_socket_t fd, short what, void *arg)
 	daemon_flush_trails(d);
 }
 
+static void
+daemon_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ht_daemon *d = arg;
+
+	log_warnx("shutdown: %u trail(s) could not deliver everything within %d s; the "
+	    "records stay in history and are delivered after the next start",
+	    d->trails_flushing, SHUTDOWN_DEADLINE_S);
+	d->trails_flushing = 0;
+	d->stopped_fn(d->stopped_arg);
+}
+
 void
 ht_daemon_shutdown(struct ht_daemon *d, ht_daemon_stopped_fn fn, void *arg)
 {
-	struct timeval now = { 0, 0 };
+	struct timeval now = { 0, 0 }, deadline = { SHUTDOWN_DEADLINE_S, 0 };
 
 	d->stopped_fn = fn;
 	d->stopped_arg = arg;
 	ht_api_stop_listening(d->api);
 	for (size_t i = 0; i < d->n_sources; i++)
 		d->sources[i].ops->drain(d->sources[i].state);
+	d->deadline = evtimer_new(d->base, daemon_deadline_cb, d);
+	if (d->deadline)
+		evtimer_add(d->deadline, &deadline);
 	d->poll = evtimer_new(d->base, daemon_poll_cb, d);
 	if (d->poll == NULL) {
 		daemon_flush_trails(d);
@@ -463,6 +487,8 @@ ht_daemon_free(struct ht_daemon *d)
 	ht_history_close(d->history);
 	if (d->poll)
 		event_free(d->poll);
+	if (d->deadline)
+		event_free(d->deadline);
 	free(d->api_socket);
 	free(d->history_dir);
 	ht_conf_free(d->conf);

@@ -130,10 +130,24 @@ load_config(const char *path, const struct options *o)
 		log_warnx("%s", err);
 		return NULL;
 	}
-	if (o->state_dir && ht_conf_set_state_dir(conf, o->state_dir) < 0) {
-		log_warnx("out of memory");
-		ht_conf_free(conf);
-		return NULL;
+	if (o->state_dir) {
+		char *abs = realpath(o->state_dir, NULL);
+
+		/* A relative or not-yet-existing --state-dir: make it absolute
+		 * against the working directory, as the config requires. */
+		if (abs == NULL && o->state_dir[0] != '/') {
+			char cwd[4096];
+
+			if (getcwd(cwd, sizeof(cwd)) && asprintf(&abs, "%s/%s", cwd, o->state_dir) < 0)
+				abs = NULL;
+		}
+		v = ht_conf_set_state_dir(conf, abs ? abs : o->state_dir);
+		free(abs);
+		if (v < 0) {
+			log_warnx("--state-dir \"%s\": %s", o->state_dir, strerror(-v));
+			ht_conf_free(conf);
+			return NULL;
+		}
 	}
 	return conf;
 }

@@ -50,6 +50,7 @@
 #define E_INVALID_CHECKSUM "InvalidChecksum"
 #define E_INVALID_DATA "InvalidData"
 #define E_INVALID_RECIPIENT "InvalidRecipient"
+#define E_INTERNAL_FAILURE "InternalFailure"
 
 enum ev_kind {
 	EV_STR,		/* string of at most MAX_STRING bytes */
@@ -150,7 +151,12 @@ json_parse_exact(const char *text, size_t len, bool *ret_oom)
 	return obj;
 }
 
-/* ---- one event ---- */
+/* ---- one event ----
+ *
+ * The check_* helpers return -ENOMEM or 0; a 0 may have recorded the
+ * event's failure in item (item->error_code set), and callers stop at the
+ * first one so each failed event reports exactly one reason.
+ */
 
 static bool
 id_chars_valid(const char *s, size_t len)
@@ -199,7 +205,7 @@ check_checksum(struct ht_ingest_item *item, struct json_object *jdata, struct js
 		return item_fail(item, E_INVALID_DATA, "Field eventDataChecksum must be a string");
 	if (ht_sha256(json_object_get_string(jdata), (size_t)json_object_get_string_len(jdata),
 	    digest) < 0)
-		return item_fail(item, "InternalFailure", "Could not compute the checksum");
+		return item_fail(item, E_INTERNAL_FAILURE, "Could not compute the checksum");
 	want = ht_base64_encode(digest, sizeof(digest));
 	if (want == NULL)
 		return -ENOMEM;

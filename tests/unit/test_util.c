@@ -179,6 +179,25 @@ test_random_alnum(void **state __attribute__((unused)))
 	}
 }
 
+/* Mapping a random byte straight onto 62 characters would favour the first
+ * 8 (256 % 62) by a quarter.  Over 62000 draws they should total about 8000
+ * (sd ~85); the biased mapping gives ~9700, past the 6-sd bound. */
+static void
+test_random_alnum_uniform(void **state __attribute__((unused)))
+{
+	enum { DRAWS = 62000 };
+	char *buf = malloc(DRAWS + 1);
+	int first8 = 0;
+
+	assert_non_null(buf);
+	assert_int_equal(ht_random_alnum(buf, DRAWS), 0);
+	for (int i = 0; i < DRAWS; i++)
+		if (buf[i] >= 'A' && buf[i] <= 'H')
+			first8++;
+	free(buf);
+	assert_in_range(first8, 7500, 8500);
+}
+
 struct num_case {
 	const char *s;
 	int ret;
@@ -280,7 +299,8 @@ test_trail_name(void **state __attribute__((unused)))
 	static const struct { const char *name, *why; } bad[] = {
 		{ "ab", "must be 3 to 128 characters" },
 		{ "", "must be 3 to 128 characters" },
-		{ "a b", "may contain only ASCII letters, numbers, periods, underscores and dashes" },
+		{ "a b", "may contain only ASCII letters, numbers, periods, underscores and "
+			"dashes" },
 		{ "caf\xc3\xa9", "may contain only ASCII letters, numbers, periods, underscores "
 			"and dashes" },
 		{ "-abc", "must start with a letter or number" },
@@ -408,6 +428,7 @@ main(void)
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_random_alnum),
+		cmocka_unit_test(test_random_alnum_uniform),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_trail_name),

@@ -1,0 +1,818 @@
+/*
+ * test_conf.c - common/conf.c: the embedded default, every key's parsing
+ * and defaults, and the exact "FILE:LINE:COL: KEY.PATH: message" of each
+ * kind of error.  Line and column numbers are part of the contract (editors
+ * jump to them), so every error case asserts them.
+ *
+ * Out-of-memory: when the test is linked with
+ *   -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=asprintf
+ * test_out_of_memory fails each allocation in turn and checks that the load
+ * returns -ENOMEM with a message and leaks nothing (under ASan).  Without
+ * those flags the wrappers are never called and the test is skipped.
+ */
+#include "ht_build.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+
+#define UNUSED __attribute__((unused))
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- allocation failure injection (active only with --wrap) ---- */
+
+void *__real_malloc(size_t n) __attribute__((weak));
+void *__real_calloc(size_t n, size_t size) __attribute__((weak));
+void *__real_realloc(void *p, size_t n) __attribute__((weak));
+char *__real_strdup(const char *s) __attribute__((weak));
+char *__real_strndup(const char *s, size_t n) __attribute__((weak));
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t n);
+int __wrap_asprintf(char **ret, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static unsigned alloc_calls;	/* allocations seen since the last reset */
+static unsigned alloc_fail_at;	/* fail exactly this call (1-based); 0 = none */
+
+static bool
+alloc_fails(void)
+{
+	return ++alloc_calls == alloc_fail_at;
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+	return alloc_fails() ? NULL : __real_malloc(n);
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+	return alloc_fails() ? NULL : __real_calloc(n, size);
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+
+char *
+__wrap_strdup(const char *s)
+{
+	return alloc_fails() ? NULL : __real_strdup(s);
+}
+
+char *
+__wrap_strndup(const char *s, size_t n)
+{
+	return alloc_fails() ? NULL : __real_strndup(s, n);
+}
+
+int
+__wrap_asprintf(char **ret, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (alloc_fails())
+		return -1;
+	va_start(ap, fmt);
+	r = vasprintf(ret, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* ---- helpers ---- */
+
+/* Lines 1-7 of most test configs; cases append from line 8. */
+#define BASE \
+	"account_id: \"123456789012\"\n" \
+	"region: test-1\n" \
+	"state_dir: /srv/ht\n" \
+	"buckets:\n" \
+	"  spool-a:\n" \
+	"    type: spool\n" \
+	"    path: spool\n"
+
+static char errbuf[512];
+
+static struct ht_conf *
+load_ok(const char *yaml)
+{
+	struct ht_conf *conf = NULL;
+	int r;
+
+	r = ht_conf_load_string("t.yaml", yaml, strlen(yaml), &conf, errbuf, sizeof(errbuf));
+	if (r != 0)
+		print_message("unexpected error: %s\n", errbuf);
+	assert_int_equal(r, 0);
+	assert_non_null(conf);
+	return conf;
+}
+
+/* The load must fail with -EINVAL, leave *ret alone, and write one line that
+ * starts with prefix. */
+static void
+expect_error(const char *yaml, const char *prefix)
+{
+	struct ht_conf *conf = (struct ht_conf *)&errbuf;	/* a sentinel */
+	int r;
+
+	memset(errbuf, 'x', sizeof(errbuf));
+	r = ht_conf_load_string("t.yaml", yaml, strlen(yaml), &conf, errbuf, sizeof(errbuf));
+	if (r != -EINVAL || strncmp(errbuf, prefix, strlen(prefix)) != 0)
+		print_message("expected \"%s...\"\n     got \"%s\" (%d)\n", prefix, errbuf, r);
+	assert_int_equal(r, -EINVAL);
+	assert_ptr_equal(conf, (struct ht_conf *)&errbuf);
+	assert_non_null(memchr(errbuf, '\0', sizeof(errbuf)));
+	assert_null(strchr(errbuf, '\n'));
+	assert_true(strncmp(errbuf, prefix, strlen(prefix)) == 0);
+}
+
+static void
+expect_exact(const char *yaml, const char *message)
+{
+	expect_error(yaml, message);
+	assert_string_equal(errbuf, message);
+}
+
+/* ---- the embedded default ---- */
+
+static void
+test_embedded_default(void **state UNUSED)
+{
+	struct ht_conf *c = NULL;
+	const struct ht_conf_trail *t;
+
+	assert_int_equal(ht_conf_load(NULL, &c, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(c->path, "<embedded default>");
+	assert_string_equal(c->account_id, "000000000000");
+	assert_string_equal(c->region, "onprem-1");
+	assert_null(c->organization_id);
+	assert_string_equal(c->state_dir, "/var/lib/hosttrail");
+	assert_int_equal(c->history.retention_days, 90);
+	assert_int_equal(c->history.max_disk, 0);
+	assert_int_equal(c->history.fsync, HT_FSYNC_INTERVAL);
+	assert_int_equal(c->history.fsync_interval_ms, 1000);
+	assert_string_equal(c->api.socket, "api.sock");
+	assert_null(c->api.listen);
+	assert_int_equal(c->api.n_credentials, 0);
+	assert_int_equal(c->n_buckets, 1);
+	assert_string_equal(c->buckets[0].name, "local-spool");
+	assert_int_equal(c->buckets[0].type, HT_BUCKET_SPOOL);
+	assert_string_equal(c->buckets[0].path, "spool");
+	assert_int_equal(c->n_topics, 0);
+	assert_int_equal(c->n_sources, 1);
+	assert_int_equal(c->sources[0].type, HT_SOURCE_INGEST);
+	assert_int_equal(c->sources[0].n_channels, 1);
+	assert_string_equal(c->sources[0].channels[0], "default");
+	assert_int_equal(c->n_trails, 1);
+	t = &c->trails[0];
+	assert_string_equal(t->name, "default");
+	assert_string_equal(t->s3_bucket_name, "local-spool");
+	assert_null(t->s3_key_prefix);
+	assert_null(t->sns_topic_name);
+	assert_false(t->is_multi_region_trail);
+	assert_true(t->include_global_service_events);
+	assert_false(t->enable_log_file_validation);
+	assert_false(t->is_organization_trail);
+	assert_true(t->start_logging);
+	assert_int_equal(t->delivery.interval_ms, 5 * 60 * 1000);
+	assert_int_equal(t->delivery.max_events, 10000);
+	assert_int_equal(t->delivery.max_bytes, 50 * 1024 * 1024);
+	ht_conf_free(c);
+}
+
+/* Keys left out take the defaults documented in conf.h. */
+static void
+test_defaults(void **state UNUSED)
+{
+	struct ht_conf *c = load_ok("account_id: \"123456789012\"\nregion: r\n"
+	    "buckets: {bkt: {type: spool, path: /abs}}\n"
+	    "trails:\n  - {name: tr1, s3_bucket_name: bkt}\n");
+
+	assert_string_equal(c->path, "t.yaml");
+	assert_string_equal(c->state_dir, "/var/lib/hosttrail");
+	assert_int_equal(c->history.retention_days, 90);
+	assert_int_equal(c->history.max_disk, 0);
+	assert_int_equal(c->history.fsync, HT_FSYNC_INTERVAL);
+	assert_int_equal(c->history.fsync_interval_ms, 1000);
+	assert_string_equal(c->api.socket, "api.sock");
+	assert_null(c->api.listen);
+	assert_int_equal(c->n_sources, 0);
+	assert_true(c->trails[0].include_global_service_events);
+	assert_true(c->trails[0].start_logging);
+	assert_false(c->trails[0].is_multi_region_trail);
+	assert_int_equal(c->trails[0].delivery.interval_ms, 300000);
+	assert_int_equal(c->trails[0].delivery.max_events, 10000);
+	assert_int_equal(c->trails[0].delivery.max_bytes, 52428800);
+	ht_conf_free(c);
+}
+
+/* Empty sections (every key commented out) are empty, not errors. */
+static void
+test_empty_sections(void **state UNUSED)
+{
+	struct ht_conf *c = load_ok("account_id: \"123456789012\"\nregion: r\n"
+	    "history:\napi:\nbuckets:\ntopics: ~\nsources: []\ntrails:\n");
+
+	assert_int_equal(c->history.retention_days, 90);
+	assert_int_equal(c->n_buckets + c->n_topics + c->n_sources + c->n_trails, 0);
+	ht_conf_free(c);
+}
+
+static void
+test_units(void **state UNUSED)
+{
+	struct ht_conf *c = load_ok(BASE
+	    "history:\n"
+	    "  retention_days: 30\n"
+	    "  max_disk: 10GB\n"
+	    "  fsync: always\n"
+	    "  fsync_interval: 200ms\n"
+	    "trails:\n"
+	    "  - name: tr1\n"
+	    "    s3_bucket_name: spool-a\n"
+	    "    delivery: {interval: 2m, max_events: 500, max_bytes: 64KiB}\n"
+	    "  - name: tr2\n"
+	    "    s3_bucket_name: spool-a\n"
+	    "    delivery: {interval: 90, max_bytes: 2000000}\n");
+
+	assert_int_equal(c->history.retention_days, 30);
+	assert_int_equal(c->history.max_disk, 10000000000ULL);
+	assert_int_equal(c->history.fsync, HT_FSYNC_ALWAYS);
+	assert_int_equal(c->history.fsync_interval_ms, 200);
+	assert_int_equal(c->trails[0].delivery.interval_ms, 120000);
+	assert_int_equal(c->trails[0].delivery.max_events, 500);
+	assert_int_equal(c->trails[0].delivery.max_bytes, 65536);
+	assert_int_equal(c->trails[1].delivery.interval_ms, 90000);	/* bare = seconds */
+	assert_int_equal(c->trails[1].delivery.max_bytes, 2000000);	/* bare = bytes */
+	ht_conf_free(c);
+}
+
+static void
+test_everything(void **state UNUSED)
+{
+	struct ht_conf *c = load_ok(BASE
+	    "organization_id: o-abcdefghij\n"
+	    "api:\n"
+	    "  socket: /run/ht.sock\n"
+	    "  listen: 127.0.0.1:8149\n"
+	    "  credentials:\n"
+	    "    - {access_key_id: AKIAAAAAAAAAAAAAAAAA, secret_file: /etc/a.secret}\n"
+	    "    - {access_key_id: AKIAAAAAAAAAAAAAAAAB, secret_file: b.secret, access: read}\n"
+	    "topics:\n"
+	    "  log_delivered-1:\n"
+	    "    subscriptions:\n"
+	    "      - url: https://siem.example.com/hook\n"
+	    "      - url: http://127.0.0.1:9000/\n"
+	    "sources:\n"
+	    "  - type: ingest\n"
+	    "    channels: [one, two]\n"
+	    "trails:\n"
+	    "  - name: Org.Trail_1\n"
+	    "    s3_bucket_name: spool-a\n"
+	    "    s3_key_prefix: host-a\n"
+	    "    sns_topic_name: log_delivered-1\n"
+	    "    is_multi_region_trail: yes\n"
+	    "    include_global_service_events: off\n"
+	    "    enable_log_file_validation: On\n"
+	    "    is_organization_trail: TRUE\n"
+	    "    start_logging: no\n");
+	const struct ht_conf_trail *t = &c->trails[0];
+
+	assert_string_equal(c->organization_id, "o-abcdefghij");
+	assert_string_equal(c->api.socket, "/run/ht.sock");
+	assert_string_equal(c->api.listen, "127.0.0.1:8149");
+	assert_int_equal(c->api.n_credentials, 2);
+	assert_string_equal(c->api.credentials[0].access_key_id, "AKIAAAAAAAAAAAAAAAAA");
+	assert_string_equal(c->api.credentials[0].secret_file, "/etc/a.secret");
+	assert_int_equal(c->api.credentials[0].access, HT_ACCESS_ADMIN);
+	/* From a string there is no file to be relative to: kept as written. */
+	assert_string_equal(c->api.credentials[1].secret_file, "b.secret");
+	assert_int_equal(c->api.credentials[1].access, HT_ACCESS_READ);
+	assert_int_equal(c->n_topics, 1);
+	assert_string_equal(c->topics[0].name, "log_delivered-1");
+	assert_int_equal(c->topics[0].n_subscriptions, 2);
+	assert_string_equal(c->topics[0].subscriptions[1].url, "http://127.0.0.1:9000/");
+	assert_int_equal(c->sources[0].n_channels, 2);
+	assert_string_equal(c->sources[0].channels[1], "two");
+	assert_string_equal(t->name, "Org.Trail_1");
+	assert_string_equal(t->s3_key_prefix, "host-a");
+	assert_string_equal(t->sns_topic_name, "log_delivered-1");
+	assert_true(t->is_multi_region_trail);
+	assert_false(t->include_global_service_events);
+	assert_true(t->enable_log_file_validation);
+	assert_true(t->is_organization_trail);
+	assert_false(t->start_logging);
+	assert_ptr_equal(ht_conf_bucket(c, "spool-a"), &c->buckets[0]);
+	assert_null(ht_conf_bucket(c, "spool-b"));
+	assert_ptr_equal(ht_conf_topic(c, "log_delivered-1"), &c->topics[0]);
+	assert_null(ht_conf_topic(c, "log"));
+	ht_conf_free(c);
+}
+
+static void
+test_five_trails_ok(void **state UNUSED)
+{
+	struct ht_conf *c = load_ok(BASE "trails:\n"
+	    "  - {name: tr1, s3_bucket_name: spool-a}\n"
+	    "  - {name: tr2, s3_bucket_name: spool-a}\n"
+	    "  - {name: tr3, s3_bucket_name: spool-a}\n"
+	    "  - {name: tr4, s3_bucket_name: spool-a}\n"
+	    "  - {name: tr5, s3_bucket_name: spool-a}\n");
+
+	assert_int_equal(c->n_trails, 5);
+	ht_conf_free(c);
+}
+
+/* ---- errors: the wording the brief and CloudTrail fix, in full ---- */
+
+static void
+test_error_bad_trail_name(void **state UNUSED)
+{
+	expect_exact(BASE "trails:\n"
+	    "  - name: tr1\n"
+	    "    s3_bucket_name: spool-a\n"
+	    "  - name: a..b\n"
+	    "    s3_bucket_name: spool-a\n",
+	    "t.yaml:11:11: trails[1].name: \"a..b\" is not a valid trail name: must not contain "
+	    "adjacent special characters");
+	expect_exact(BASE "trails:\n  - name: 10.1.2.3\n    s3_bucket_name: spool-a\n",
+	    "t.yaml:9:11: trails[0].name: \"10.1.2.3\" is not a valid trail name: must not look "
+	    "like an IPv4 address");
+}
+
+static void
+test_error_sixth_trail(void **state UNUSED)
+{
+	expect_exact(BASE "trails:\n"
+	    "  - {name: tr1, s3_bucket_name: spool-a}\n"
+	    "  - {name: tr2, s3_bucket_name: spool-a}\n"
+	    "  - {name: tr3, s3_bucket_name: spool-a}\n"
+	    "  - {name: tr4, s3_bucket_name: spool-a}\n"
+	    "  - {name: tr5, s3_bucket_name: spool-a}\n"
+	    "  -   name: tr6\n"
+	    "      s3_bucket_name: spool-a\n",
+	    "t.yaml:14:7: trails[5]: MaximumNumberOfTrailsExceededException: User: 123456789012 "
+	    "already has 5 trails in test-1.");
+}
+
+static void
+test_error_undefined_bucket(void **state UNUSED)
+{
+	expect_exact(BASE "trails:\n"
+	    "  - name: tr1\n"
+	    "    s3_bucket_name: x-bucket\n",
+	    "t.yaml:10:21: trails[0].s3_bucket_name: bucket \"x-bucket\" is not defined in "
+	    "buckets:");
+}
+
+static void
+test_error_s3_bucket(void **state UNUSED)
+{
+	/* Reported even though the s3-only key comes first. */
+	expect_exact("account_id: \"123456789012\"\nregion: r\n"
+	    "buckets:\n"
+	    "  my-s3:\n"
+	    "    endpoint: https://s3.example.com\n"
+	    "    type: s3\n",
+	    "t.yaml:6:11: buckets.my-s3.type: \"s3\" is not supported yet by this build; use "
+	    "type: spool");
+}
+
+static void
+test_error_malformed(void **state UNUSED)
+{
+	expect_error("account_id: \"123456789012\"\nregion: [a, b\n",
+	    "t.yaml:3:1: YAML syntax error: did not find expected ',' or ']'");
+	expect_exact("account_id: \"123456789012\"\n  region: r\n",
+	    "t.yaml:2:3: YAML syntax error: did not find expected key (while parsing a block "
+	    "mapping that started at 1:1)");
+	expect_exact("account_id: \"123456789012\"\nregion: r: x\n",
+	    "t.yaml:2:10: YAML syntax error: mapping values are not allowed in this context");
+	expect_error("a: \"unterminated\n", "t.yaml:2:1: YAML syntax error: ");
+	expect_error("a: *nowhere\n", "t.yaml:1:4: YAML syntax error: found undefined alias");
+	/* Reader errors carry a byte offset, turned into line:column too. */
+	expect_error("region: r\nx: \"\xff\"\n",
+	    "t.yaml:2:5: YAML syntax error: invalid leading UTF-8 octet (byte 0xff)");
+	expect_error("region: r\nx: \x01\n",
+	    "t.yaml:2:4: YAML syntax error: control characters are not allowed");
+}
+
+static void
+test_error_keys(void **state UNUSED)
+{
+	expect_error(BASE "regoin: eu\n",
+	    "t.yaml:8:1: regoin: unknown key \"regoin\"; expected one of: account_id, region,");
+	expect_error(BASE "history:\n  retention: 5\n",
+	    "t.yaml:9:3: history.retention: unknown key \"retention\"; expected one of: "
+	    "retention_days, max_disk, fsync, fsync_interval");
+	expect_error(BASE "trails:\n  - {name: tr1, s3_bucket_name: spool-a, bucket: x}\n",
+	    "t.yaml:9:42: trails[0].bucket: unknown key");
+	expect_exact(BASE "region: eu-2\n", "t.yaml:8:1: region: duplicate key \"region\"");
+	expect_error(BASE "trails:\n  - name: tr1\n    name: tr2\n",
+	    "t.yaml:10:5: trails[0].name: duplicate key");
+	expect_exact("region: r\n", "t.yaml:1:1: account_id: required key is missing");
+	expect_exact("# comment\n\naccount_id: \"123456789012\"\n",
+	    "t.yaml:1:1: region: required key is missing");
+	expect_exact(BASE "trails:\n  - s3_bucket_name: spool-a\n",
+	    "t.yaml:9:5: trails[0].name: required key is missing");
+	expect_exact(BASE "  other:\n    type: spool\n",
+	    "t.yaml:9:5: buckets.other.path: required key is missing for type: spool");
+	expect_error(BASE "[a]: 1\n", "t.yaml:8:1: expected a key name, found a list");
+}
+
+static void
+test_error_account_region(void **state UNUSED)
+{
+	expect_exact("account_id: 12345\nregion: r\n",
+	    "t.yaml:1:13: account_id: \"12345\" is not a valid account ID: must be exactly 12 "
+	    "digits");
+	expect_error("account_id: \"12345678901a\"\nregion: r\n",
+	    "t.yaml:1:13: account_id: \"12345678901a\" is not a valid account ID");
+	expect_error("account_id: \"123456789012\"\nregion: Eu_1\n",
+	    "t.yaml:2:9: region: \"Eu_1\" is not a valid region: ");
+	expect_error("account_id: \"123456789012\"\nregion: \"\"\n",
+	    "t.yaml:2:9: region: \"\" is not a valid region: ");
+	expect_error("account_id: \"123456789012\"\nregion:\n",
+	    "t.yaml:2:8: region: expected a string, found an empty value");
+	expect_error(BASE "organization_id: o-abc\n",
+	    "t.yaml:8:18: organization_id: \"o-abc\" is not a valid organization ID");
+	expect_error("account_id: \"123456789012\"\nregion: r\nstate_dir: var/lib\n",
+	    "t.yaml:3:12: state_dir: \"var/lib\" is not a valid state directory: must be an "
+	    "absolute path");
+	/* "\0" would silently cut a C string short. */
+	expect_exact("account_id: \"12345678901\\0\"\n",
+	    "t.yaml:1:13: account_id: must not contain NUL characters");
+}
+
+static void
+test_error_wrong_kind(void **state UNUSED)
+{
+	expect_exact(BASE "history: [90]\n",
+	    "t.yaml:8:10: history: expected a mapping, found a list");
+	expect_exact(BASE "trails:\n  name: tr1\n",
+	    "t.yaml:9:3: trails: expected a list, found a mapping");
+	expect_exact(BASE "trails: [tr1]\n",
+	    "t.yaml:8:10: trails[0]: expected a mapping, found a single value");
+	expect_exact("account_id: \"123456789012\"\nregion: {a: 1}\n",
+	    "t.yaml:2:9: region: expected a string, found a mapping");
+	expect_exact("account_id: \"123456789012\"\nregion: r\nbuckets: [a]\n",
+	    "t.yaml:3:10: buckets: expected a mapping of names, found a list");
+	expect_exact("- a\n- b\n", "t.yaml:1:1: expected a mapping, found a list");
+	expect_exact("", "t.yaml:1:1: the configuration is empty");
+	expect_exact("# only a comment\n", "t.yaml:1:1: the configuration is empty");
+}
+
+static void
+test_error_numbers(void **state UNUSED)
+{
+	expect_exact(BASE "history: {fsync_interval: 5x}\n",
+	    "t.yaml:8:27: history.fsync_interval: \"5x\" is not a valid duration (a number with "
+	    "ms, s, m, h or d)");
+	expect_exact(BASE "history: {fsync_interval: 5ms}\n",
+	    "t.yaml:8:27: history.fsync_interval: \"5ms\" is out of range (10ms to 1h)");
+	expect_error(BASE "history: {fsync_interval: -1s}\n",
+	    "t.yaml:8:27: history.fsync_interval: \"-1s\" is not a valid duration");
+	expect_error(BASE "history: {fsync_interval: 99999999999999999999d}\n",
+	    "t.yaml:8:27: history.fsync_interval: \"99999999999999999999d\" is out of range");
+	expect_exact(BASE "history: {max_disk: 10 GB}\n",
+	    "t.yaml:8:21: history.max_disk: \"10 GB\" is not a valid size (bytes, or a number "
+	    "with kB, MB, GB, TB, KiB, MiB, GiB or TiB)");
+	expect_exact(BASE "trails:\n  - name: tr1\n    s3_bucket_name: spool-a\n"
+	    "    delivery:\n      max_bytes: 1GiB\n",
+	    "t.yaml:12:18: trails[0].delivery.max_bytes: \"1GiB\" is out of range (1KiB to "
+	    "100MiB)");
+	expect_exact(BASE "trails:\n  - name: tr1\n    s3_bucket_name: spool-a\n"
+	    "    delivery: {interval: 500ms}\n",
+	    "t.yaml:11:26: trails[0].delivery.interval: \"500ms\" is out of range (1s to 1h)");
+	expect_exact(BASE "history: {retention_days: 0}\n",
+	    "t.yaml:8:27: history.retention_days: \"0\" is out of range (1 to 3650)");
+	expect_exact(BASE "history: {retention_days: 0x10}\n",
+	    "t.yaml:8:27: history.retention_days: \"0x10\" is not a plain decimal integer");
+	expect_error(BASE "history: {retention_days: 090}\n",
+	    "t.yaml:8:27: history.retention_days: \"090\" is not a plain decimal integer");
+	expect_error(BASE "history: {retention_days: 99999999999999999999999}\n",
+	    "t.yaml:8:27: history.retention_days: \"99999999999999999999999\" is out of range");
+	expect_exact(BASE "history: {fsync: sometimes}\n",
+	    "t.yaml:8:18: history.fsync: unknown fsync policy \"sometimes\"; expected one of: "
+	    "always, interval, off");
+	expect_exact(BASE "trails:\n  - {name: tr1, s3_bucket_name: spool-a, start_logging: 1}\n",
+	    "t.yaml:9:57: trails[0].start_logging: \"1\" is not a boolean (use true or false)");
+}
+
+static void
+test_error_cross_references(void **state UNUSED)
+{
+	expect_exact(BASE "trails:\n"
+	    "  - name: tr1\n"
+	    "    s3_bucket_name: spool-a\n"
+	    "  - name: tr1\n"
+	    "    s3_bucket_name: spool-a\n",
+	    "t.yaml:11:11: trails[1].name: duplicate trail name \"tr1\" (also trails[0].name)");
+	expect_exact(BASE "trails:\n  - name: tr1\n    s3_bucket_name: spool-a\n"
+	    "    sns_topic_name: nope\n",
+	    "t.yaml:11:21: trails[0].sns_topic_name: topic \"nope\" is not defined in topics:");
+	expect_exact(BASE "trails:\n  - name: tr1\n    s3_bucket_name: spool-a\n"
+	    "    is_organization_trail: true\n",
+	    "t.yaml:11:28: trails[0].is_organization_trail: an organization trail needs "
+	    "organization_id to be set");
+	/* The trail list comes first in the file; references still resolve. */
+	expect_exact("trails: [{name: tr1, s3_bucket_name: spool-a}]\n"
+	    "account_id: \"123456789012\"\nregion: r\n"
+	    "buckets: {spool-b: {type: spool, path: p}}\n",
+	    "t.yaml:1:38: trails[0].s3_bucket_name: bucket \"spool-a\" is not defined in "
+	    "buckets:");
+}
+
+static void
+test_error_sections(void **state UNUSED)
+{
+	expect_exact(BASE "  Bad_Name: {type: spool, path: p}\n",
+	    "t.yaml:8:3: buckets.Bad_Name: \"Bad_Name\" is not a valid bucket name: may contain "
+	    "only lowercase letters, numbers, periods and dashes");
+	expect_exact(BASE "  spool-a: {type: spool, path: p}\n",
+	    "t.yaml:8:3: buckets.spool-a: duplicate bucket name \"spool-a\"");
+	expect_exact(BASE "  nfs-b: {type: nfs, path: p}\n",
+	    "t.yaml:8:17: buckets.nfs-b.type: unknown bucket type \"nfs\"; expected one of: "
+	    "spool, s3");
+	expect_exact(BASE "sources:\n  - type: journal\n",
+	    "t.yaml:9:11: sources[0].type: unknown source type \"journal\"; expected one of: "
+	    "ingest");
+	expect_error(BASE "sources:\n  - type: ingest\n  - type: ingest\n",
+	    "t.yaml:10:11: sources[1].type: only one source of type ingest is allowed");
+	expect_exact(BASE "sources:\n  - type: ingest\n    channels: []\n",
+	    "t.yaml:10:15: sources[0].channels: at least one channel is required");
+	expect_exact(BASE "sources:\n  - type: ingest\n    channels: [a, b/c]\n",
+	    "t.yaml:10:19: sources[0].channels[1]: \"b/c\" is not a valid channel name: must be 1 "
+	    "to 128 letters, numbers, underscores or dashes");
+	expect_exact(BASE "sources:\n  - type: ingest\n    channels: [a, a]\n",
+	    "t.yaml:10:19: sources[0].channels[1]: duplicate channel name \"a\"");
+	expect_exact(BASE "topics:\n  t.x: {}\n",
+	    "t.yaml:9:3: topics.t.x: \"t.x\" is not a valid topic name: must be 1 to 256 "
+	    "letters, numbers, underscores or dashes");
+	expect_exact(BASE "topics:\n  tt: {subscriptions: [{url: ftp://x}]}\n",
+	    "t.yaml:9:30: topics.tt.subscriptions[0].url: \"ftp://x\" is not a valid URL: must "
+	    "start with http:// or https://");
+	expect_exact(BASE "api: {listen: '::1:80'}\n",
+	    "t.yaml:8:15: api.listen: \"::1:80\" is not a valid listen address: an IPv6 address "
+	    "must be in brackets, e.g. [::1]:8149");
+	expect_error(BASE "api: {listen: 'localhost:0'}\n",
+	    "t.yaml:8:15: api.listen: \"localhost:0\" is not a valid listen address");
+	expect_exact(BASE "api:\n  credentials:\n    - {access_key_id: akia, secret_file: s}\n",
+	    "t.yaml:10:23: api.credentials[0].access_key_id: \"akia\" is not a valid access key "
+	    "ID: must be 16 to 128 uppercase letters or numbers");
+	expect_exact(BASE "api:\n  credentials:\n"
+	    "    - {access_key_id: AKIAAAAAAAAAAAAAAAAA, secret_file: a}\n"
+	    "    - {access_key_id: AKIAAAAAAAAAAAAAAAAA, secret_file: b}\n",
+	    "t.yaml:11:23: api.credentials[1].access_key_id: duplicate access key ID "
+	    "\"AKIAAAAAAAAAAAAAAAAA\"");
+	expect_exact(BASE "api:\n  credentials:\n    - {access_key_id: AKIAAAAAAAAAAAAAAAAA}\n",
+	    "t.yaml:10:7: api.credentials[0].secret_file: required key is missing");
+	expect_exact(BASE "trails:\n  - {name: tr1, s3_bucket_name: spool-a, s3_key_prefix: ''}\n",
+	    "t.yaml:9:57: trails[0].s3_key_prefix: \"\" is not a valid S3 key prefix: must be 1 "
+	    "to 200 characters");
+}
+
+static void
+test_error_yaml_structure(void **state UNUSED)
+{
+	/* Aliases are refused (shared and cyclic nodes). */
+	expect_exact(BASE "trails:\n"
+	    "  - &t {name: tr1, s3_bucket_name: spool-a}\n"
+	    "  - *t\n",
+	    "t.yaml:9:5: trails[1]: YAML aliases are not supported; write the value out in full");
+	expect_error(BASE "sources: &s [*s]\n",
+	    "t.yaml:8:10: sources[0]: YAML aliases are not supported");
+	expect_exact(BASE "---\nregion: r2\n", "t.yaml:9:1: only one YAML document is allowed");
+}
+
+/* Messages stay on one line and quote control characters. */
+static void
+test_error_one_line(void **state UNUSED)
+{
+	expect_exact(BASE "trails:\n  - name: \"a\\nb\\\"c\"\n    s3_bucket_name: spool-a\n",
+	    "t.yaml:9:11: trails[0].name: \"a\\x0ab\\\"c\" is not a valid trail name: may contain "
+	    "only ASCII letters, numbers, periods, underscores and dashes");
+	expect_error(BASE "\"a\\nb\": 1\n", "t.yaml:8:1: a?b: unknown key \"a\\x0ab\"");
+}
+
+static void
+test_errbuf_sizes(void **state UNUSED)
+{
+	static const char bad[] = "account_id: 1\nregion: r\n";
+	struct ht_conf *c = NULL;
+	char small[12];
+
+	memset(small, 'x', sizeof(small));
+	assert_int_equal(ht_conf_load_string("t.yaml", bad, strlen(bad), &c, small,
+	    sizeof(small)), -EINVAL);
+	assert_string_equal(small, "t.yaml:1:13");
+	assert_int_equal(ht_conf_load_string("t.yaml", bad, strlen(bad), &c, NULL, 0), -EINVAL);
+	assert_null(c);
+}
+
+/* ---- paths ---- */
+
+static void
+test_paths(void **state UNUSED)
+{
+	struct ht_conf *c = load_ok(BASE);
+	char *p;
+
+	p = ht_conf_path(c, "spool");
+	assert_string_equal(p, "/srv/ht/spool");
+	free(p);
+	p = ht_conf_path(c, "/abs/dir");
+	assert_string_equal(p, "/abs/dir");
+	free(p);
+	p = ht_conf_path(c, c->api.socket);
+	assert_string_equal(p, "/srv/ht/api.sock");
+	free(p);
+
+	assert_int_equal(ht_conf_set_state_dir(c, "/tmp/state/"), 0);
+	assert_string_equal(c->state_dir, "/tmp/state/");
+	p = ht_conf_path(c, c->buckets[0].path);
+	assert_string_equal(p, "/tmp/state/spool");
+	free(p);
+	assert_int_equal(ht_conf_set_state_dir(c, "/x"), 0);
+	p = ht_conf_path(c, "a/b");
+	assert_string_equal(p, "/x/a/b");
+	free(p);
+	assert_int_equal(ht_conf_set_state_dir(c, ""), -EINVAL);
+	assert_string_equal(c->state_dir, "/x");
+	ht_conf_free(c);
+	ht_conf_free(NULL);
+}
+
+/* ---- files ---- */
+
+struct tmp {
+	char dir[64];
+	char file[96];
+};
+
+static void
+write_tmp(struct tmp *t, const char *yaml)
+{
+	FILE *f;
+
+	strcpy(t->dir, "/tmp/test_conf.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->file, sizeof(t->file), "%s/hosttrail.yaml", t->dir);
+	f = fopen(t->file, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(yaml, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+rm_tmp(struct tmp *t)
+{
+	unlink(t->file);
+	rmdir(t->dir);
+}
+
+static void
+test_load_file(void **state UNUSED)
+{
+	struct tmp t;
+	struct ht_conf *c = NULL;
+	char want[160];
+
+	write_tmp(&t, BASE "api:\n  credentials:\n"
+	    "    - {access_key_id: AKIAAAAAAAAAAAAAAAAA, secret_file: keys/admin.secret}\n"
+	    "    - {access_key_id: AKIAAAAAAAAAAAAAAAAB, secret_file: /etc/b.secret}\n");
+	assert_int_equal(ht_conf_load(t.file, &c, errbuf, sizeof(errbuf)), 0);
+	assert_string_equal(c->path, t.file);
+	/* secret_file is relative to the config file, not to state_dir. */
+	snprintf(want, sizeof(want), "%s/keys/admin.secret", t.dir);
+	assert_string_equal(c->api.credentials[0].secret_file, want);
+	assert_string_equal(c->api.credentials[1].secret_file, "/etc/b.secret");
+	ht_conf_free(c);
+	rm_tmp(&t);
+
+	/* Errors name the file as it was given. */
+	write_tmp(&t, BASE "bogus: 1\n");
+	c = NULL;
+	assert_int_equal(ht_conf_load(t.file, &c, errbuf, sizeof(errbuf)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:8:1: bogus: unknown key", t.file);
+	assert_true(strncmp(errbuf, want, strlen(want)) == 0);
+	assert_null(c);
+	rm_tmp(&t);
+}
+
+static void
+test_load_unreadable(void **state UNUSED)
+{
+	struct ht_conf *c = NULL;
+
+	assert_int_equal(ht_conf_load("/nonexistent/hosttrail.yaml", &c, errbuf,
+	    sizeof(errbuf)), -ENOENT);
+	assert_string_equal(errbuf,
+	    "/nonexistent/hosttrail.yaml: cannot read: No such file or directory");
+	assert_int_equal(ht_conf_load("/", &c, errbuf, sizeof(errbuf)), -EISDIR);
+	assert_string_equal(errbuf, "/: cannot read: Is a directory");
+	assert_null(c);
+}
+
+/* ---- out of memory ---- */
+
+static void
+oom_loop(const char *path)
+{
+	struct ht_conf *c;
+	unsigned n;
+	int r;
+
+	for (n = 1;; n++) {
+		c = NULL;
+		alloc_calls = 0;
+		alloc_fail_at = n;
+		r = ht_conf_load(path, &c, errbuf, sizeof(errbuf));
+		alloc_fail_at = 0;
+		if (alloc_calls < n) {		/* nothing left to fail */
+			assert_int_equal(r, 0);
+			ht_conf_free(c);
+			break;
+		}
+		if (r != -ENOMEM)
+			print_message("allocation %u: r=%d %s\n", n, r, errbuf);
+		assert_int_equal(r, -ENOMEM);
+		assert_null(c);
+		assert_non_null(strstr(errbuf, ": out of memory"));
+	}
+	print_message("%s: failed each of %u allocations\n", path ? path : "default", n - 1);
+}
+
+static void
+test_out_of_memory(void **state UNUSED)
+{
+	struct ht_conf *c = NULL;
+	struct tmp t;
+
+	alloc_calls = 0;
+	assert_int_equal(ht_conf_load(NULL, &c, errbuf, sizeof(errbuf)), 0);
+	ht_conf_free(c);
+	if (alloc_calls == 0 || __real_malloc == NULL) {
+		print_message("allocation wrappers not linked (-Wl,--wrap=...); skipping\n");
+		skip();
+	}
+	oom_loop(NULL);
+	write_tmp(&t, BASE "api:\n  credentials:\n"
+	    "    - {access_key_id: AKIAAAAAAAAAAAAAAAAA, secret_file: admin.secret}\n"
+	    "topics: {tt: {subscriptions: [{url: 'http://x/'}]}}\n"
+	    "sources: [{type: ingest}]\n"
+	    "trails: [{name: tr1, s3_bucket_name: spool-a, sns_topic_name: tt}]\n");
+	oom_loop(t.file);
+	rm_tmp(&t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_embedded_default),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_empty_sections),
+		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_everything),
+		cmocka_unit_test(test_five_trails_ok),
+		cmocka_unit_test(test_error_bad_trail_name),
+		cmocka_unit_test(test_error_sixth_trail),
+		cmocka_unit_test(test_error_undefined_bucket),
+		cmocka_unit_test(test_error_s3_bucket),
+		cmocka_unit_test(test_error_malformed),
+		cmocka_unit_test(test_error_keys),
+		cmocka_unit_test(test_error_account_region),
+		cmocka_unit_test(test_error_wrong_kind),
+		cmocka_unit_test(test_error_numbers),
+		cmocka_unit_test(test_error_cross_references),
+		cmocka_unit_test(test_error_sections),
+		cmocka_unit_test(test_error_yaml_structure),
+		cmocka_unit_test(test_error_one_line),
+		cmocka_unit_test(test_errbuf_sizes),
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_load_unreadable),
+		cmocka_unit_test(test_out_of_memory),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
