@@ -568,13 +568,15 @@ scan_segment(const char *dir, uint32_t day, uint64_t from, uint64_t limit, struc
 		}
 		if (v < 0)
 			break;
-		s->reached.day = day;
-		s->reached.offset = f.next;
 		stop = s->fn(f.seq, f.data, f.len, s->arg);
 		if (stop < 0) {
 			v = stop;
 			break;
 		}
+		if (stop == HT_SCAN_STOP_BEFORE)
+			break;
+		s->reached.day = day;
+		s->reached.offset = f.next;
 	}
 	ht_segment_reader_free(r);
 	if (v < 0)

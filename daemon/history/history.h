@@ -72,8 +72,10 @@ void ht_history_close(struct ht_history *h);
 
 /* ---- reading, from any thread (uses only the directory) ---- */
 
-/* Called for each record; return 0 to go on, 1 to stop after this record,
- * or -errno to abort. */
+/* Called for each record; return HT_SCAN_NEXT to go on, HT_SCAN_STOP to stop
+ * after this record, HT_SCAN_STOP_BEFORE to stop without it (it is not
+ * counted as reached), or -errno to abort. */
+enum { HT_SCAN_NEXT = 0, HT_SCAN_STOP = 1, HT_SCAN_STOP_BEFORE = 2 };
 typedef int (*ht_history_scan_fn)(uint64_t seq, const char *data, size_t len, void *arg);
 /* Visit records from *from (inclusive) to *to (exclusive) in order.  On
  * return *ret_reached is the position after the last record visited (or to).

@@ -17,6 +17,8 @@
 #include "util.h"
 
 #define BATCH_GZIP_LEVEL 6
+/* Bytes of {"Records":[ and ]} around the records. */
+#define BATCH_FRAME_BYTES (sizeof("{\"Records\":[") - 1 + sizeof("]}") - 1)
 
 struct build_state {
 	struct ht_batch_job *job;
@@ -52,8 +54,14 @@ batch_record_cb(uint64_t seq, const char *data, size_t len, void *arg)
 {
 	struct build_state *s = arg;
 	struct ht_batch_job *j = s->job;
+	/* +1 for the comma; the head and tail of the document count too. */
+	uint64_t add = len + (j->events > 0);
 	int v;
 
+	/* max_bytes is a ceiling: a record that would cross it starts the next
+	 * file, unless it is the first (a single record always fits a file). */
+	if (j->events > 0 && BATCH_FRAME_BYTES + j->bytes_in + add > j->max_bytes)
+		return HT_SCAN_STOP_BEFORE;
 	if (j->events > 0) {
 		v = ht_gz_write(s->gz, ",", 1);
 		if (v < 0)
@@ -63,8 +71,8 @@ batch_record_cb(uint64_t seq, const char *data, size_t len, void *arg)
 	if (v < 0)
 		return v;
 	j->events++;
-	j->bytes_in += len + 1;
-	return j->events >= j->max_events || j->bytes_in >= j->max_bytes;
+	j->bytes_in += add;
+	return j->events >= j->max_events ? HT_SCAN_STOP : HT_SCAN_NEXT;
 }
 
 static int

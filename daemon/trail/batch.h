@@ -19,13 +19,15 @@ struct ht_batch_job {
 	char *key;			/* object key of the file */
 	struct ht_history_pos from, to;
 	uint64_t max_events;
-	uint64_t max_bytes;		/* uncompressed JSON; the file ends past it */
+	uint64_t max_bytes;		/* most uncompressed JSON bytes in the file (a
+					 * single larger record still gets a file) */
 	/* out */
 	int err;			/* 0 or -errno */
 	char errmsg[256];		/* what failed, for the log and trail status */
 	struct ht_history_pos reached;	/* records before this are in the file */
 	uint64_t events;		/* 0: nothing in range, no file written */
-	uint64_t bytes_in, bytes_out;
+	uint64_t bytes_in;		/* records and commas, without the document frame */
+	uint64_t bytes_out;
 	uint64_t damaged;		/* damaged history frames skipped */
 };
 

@@ -357,6 +357,11 @@ trail_kick(struct ht_trail *t)
 		store_plan = true;
 	}
 	j = trail_job_new(t, &t->cur.plan_to);
+	if (j) {
+		/* Complete the job before submitting: the pool may run it at once. */
+		j->store_plan = store_plan;
+		j->plan = t->cur;
+	}
 	if (j == NULL || ht_worker_submit(t->env.builders, trail_job_work, trail_job_done, j) < 0) {
 		if (j)
 			trail_job_free(j);
@@ -366,8 +371,6 @@ trail_kick(struct ht_trail *t)
 		trail_arm(t, RETRY_MIN_MS);
 		return;
 	}
-	j->store_plan = store_plan;
-	j->plan = t->cur;
 	t->building = true;
 	t->pending_events = t->pending_bytes = 0;
 	t->pending_since = 0;

@@ -122,7 +122,6 @@ def pct(sorted_vals, p):
 def count_records(spool, seen):
     """Light incremental count of records in new spool files (gunzip + count eventIDs)."""
     import gzip
-    n = 0
     for dirpath, dirnames, files in os.walk(spool):
         if dirpath == spool:
             dirnames[:] = [d for d in dirnames if d != ".tmp"]
@@ -162,10 +161,10 @@ def main():
     env = htlib.Env("bench")
     ok = False
     try:
-        doc = htlib.config_doc(env.root, trails=[htlib.trail("t1", "spool1", interval="1s")],
+        doc = htlib.config_doc(env.root, trails=[htlib.trail("trail-1", "spool-1", interval="1s")],
                                fsync="interval", fsync_interval=a.fsync_interval)
         d = env.daemon(env.write_config(doc), binary=htlib.HOSTTRAILD).start()
-        spool = env.path("spool", "spool1")
+        spool = env.path("spool", "spool-1")
         out_dir = env.path("clients")
         os.mkdir(out_dir)
 

@@ -38,7 +38,6 @@ import threading
 import time
 import traceback
 import urllib.parse
-import uuid
 import zlib
 
 ACCOUNT = "123456789012"
@@ -140,10 +139,11 @@ def trail(name, bucket, interval="1s", max_events=10000, max_bytes="50MiB", **ex
 
 def config_doc(root, trails=None, buckets=None, channels=("default", "other"),
                fsync="interval", fsync_interval="200ms", account=ACCOUNT, region=REGION):
-    """A config as a dict.  buckets: names -> spool dirs under root/ (default: one bucket per
-    trail named after it, "b-<trail>").  trails: list of trail() dicts (default one trail t1)."""
+    """A config as a dict.  buckets: bucket names, each a spool dir root/spool/NAME (default:
+    the trails' buckets).  trails: list of trail() dicts (default one trail "trail-1" into
+    bucket "spool-1").  Names follow the daemon's rules (trails and buckets >= 3 chars)."""
     if trails is None:
-        trails = [trail("t1", "spool1")]
+        trails = [trail("trail-1", "spool-1")]
     if buckets is None:
         buckets = sorted({t["s3_bucket_name"] for t in trails})
     hist = {"fsync": fsync}

@@ -7,6 +7,7 @@ watcher scans the spool all along) does a file outside .tmp/ fail to be a comple
 {"Records":[...]} with a CloudTrail key."""
 
 import json
+import random
 import threading
 import time
 
@@ -46,9 +47,9 @@ def make_batch(name, seq):
 
 def test_kill9_while_posting_three_times():
     with htlib.Env("crash") as env:
-        doc = htlib.config_doc(env.root, trails=[htlib.trail("t1", "spool1", interval="1s")])
+        doc = htlib.config_doc(env.root, trails=[htlib.trail("trail-1", "spool-1", interval="1s")])
         d = env.daemon(env.write_config(doc)).start()
-        spool = env.spool("spool1")
+        spool = env.spool("spool-1")
         watcher = Watcher(htlib.Spool(spool.path))
         watcher.start()
         posters = [htlib.Poster(d.socket_path, make_batch, name="c%d" % i)
@@ -57,7 +58,7 @@ def test_kill9_while_posting_three_times():
             p.start()
         try:
             for cycle in range(CYCLES):
-                time.sleep(RUN_BEFORE_KILL)
+                time.sleep(RUN_BEFORE_KILL + random.uniform(-0.5, 0.5))   # vary the phase
                 before = sum(len(p.acked) for p in posters)
                 assert before > 0, "no request was acked before kill #%d" % (cycle + 1)
                 d.kill9()

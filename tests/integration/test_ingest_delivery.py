@@ -4,9 +4,11 @@ of 100 events from 4 client threads); within 5 s of the last ack the spool holds
 whose keys follow CloudTrail's layout and whose Records are exactly those 10,000 events, each
 once, each carrying the required fields, with the eventIDs the API returned."""
 
+import gzip
 import json
-import subprocess
+import os
 import queue
+import subprocess
 import threading
 import time
 
@@ -106,9 +108,9 @@ def check_records(spool, by_eid):
 
 def test_10k_events_delivered_within_5s():
     with htlib.Env("delivery") as env:
-        doc = htlib.config_doc(env.root, trails=[htlib.trail("t1", "spool1", interval="1s")])
+        doc = htlib.config_doc(env.root, trails=[htlib.trail("trail-1", "spool-1", interval="1s")])
         d = env.daemon(env.write_config(doc)).start()
-        spool = env.spool("spool1")
+        spool = env.spool("spool-1")
         now = htlib.utc_now_str()
         batches = [[htlib.make_event("d%03d-%03d" % (b, i), event_time=now)
                     for i in range(BATCH)] for b in range(N_BATCHES)]
@@ -142,10 +144,63 @@ def test_10k_events_delivered_within_5s():
         check_keys(spool, t_wall0, time.time())
 
 
+def test_interval_and_size_limits_cut_batches():
+    """A partial batch is delivered once delivery.interval passes (no SIGTERM needed);
+    max_events and max_bytes bound every file."""
+    with htlib.Env("limits") as env:
+        trails = [htlib.trail("by-interval", "spool-a", interval="1s"),
+                  htlib.trail("by-count", "spool-b", interval="1s", max_events=100),
+                  htlib.trail("by-bytes", "spool-c", interval="1s", max_bytes="64KiB")]
+        d = env.daemon(env.write_config(htlib.config_doc(env.root, trails=trails))).start()
+        c = d.client()
+        acked = {}
+        for b in range(10):
+            evs = [htlib.make_event("lim%02d-%02d" % (b, i)) for i in range(100)]
+            acked.update({v: k for k, v in htlib.check_ok_reply(
+                c.post_events("default", evs), evs).items()})
+        c.close()
+        t_ack = time.monotonic()
+        for bucket in ("spool-a", "spool-b", "spool-c"):
+            s = env.spool(bucket)
+            left = max(0.1, 5.0 - (time.monotonic() - t_ack))
+            try:
+                s.wait_for_ids(acked, timeout=left)
+            except AssertionError as e:
+                raise AssertionError("%s: 1000 events (under max_events) not delivered within "
+                                     "5s of the last ack by the 1s interval: %s" % (bucket, e))
+            htlib.assert_exactly_once(s, acked, bucket)
+        sb = env.spool("spool-b")
+        sb.scan()
+        big = {k: len(v[1]) for k, v in sb.files.items() if len(v[1]) > 100}
+        assert not big, "max_events 100: files with more records: %s" % big
+        assert len(sb.files) >= 10, "max_events 100, 1000 events: only %d files" % len(
+            sb.files)
+        sc = env.spool("spool-c")
+        sc.scan()
+        sizes = {}
+        for key in sc.files:
+            with open(os.path.join(sc.path, key), "rb") as f:
+                sizes[key] = len(gzip.decompress(f.read()))
+        over = {k: n for k, n in sizes.items() if n > 64 * 1024}
+        if over:
+            k = sorted(over)[0]
+            raise AssertionError(
+                "max_bytes 64KiB (65536): %d of %d files hold more uncompressed JSON, e.g. "
+                "%s: %d bytes in %d records" % (len(over), len(sizes), k, over[k],
+                                                len(sc.files[k][1])))
+        total = sum(sizes.values())
+        assert len(sc.files) >= total // (64 * 1024), (len(sc.files), total)
+        sa = env.spool("spool-a")
+        sa.scan()
+        htlib.log("by-interval %d files, by-count %d files, by-bytes %d files (%d bytes)"
+                  % (len(sa.files), len(sb.files), len(sc.files), total))
+        assert d.stop() == 0
+
+
 def test_hosttrailctl_put_audit_events():
     """hosttrailctl put-audit-events --channel NAME --file F|- posts and prints the reply."""
     with htlib.Env("ctl") as env:
-        doc = htlib.config_doc(env.root, trails=[htlib.trail("t1", "spool1", interval="1s")])
+        doc = htlib.config_doc(env.root, trails=[htlib.trail("trail-1", "spool-1", interval="1s")])
         d = env.daemon(env.write_config(doc)).start()
         evs = [htlib.make_event("ctl-%d" % i) for i in range(3)]
         f = env.path("events.json")
@@ -164,11 +219,12 @@ def test_hosttrailctl_put_audit_events():
                 acked[s["eventID"]] = s["id"]
         assert len(acked) == 6, "6 distinct eventIDs expected, got %r" % acked
         assert d.stop() == 0
-        spool = env.spool("spool1")
+        spool = env.spool("spool-1")
         htlib.assert_exactly_once(spool, acked.keys())
         for r in spool.records():
             assert r["metadata"]["channelARN"] == htlib.channel_arn("other"), r["metadata"]
 
 
 if __name__ == "__main__":
-    htlib.run([test_10k_events_delivered_within_5s, test_hosttrailctl_put_audit_events])
+    htlib.run([test_10k_events_delivered_within_5s, test_interval_and_size_limits_cut_batches,
+               test_hosttrailctl_put_audit_events])

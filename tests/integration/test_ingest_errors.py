@@ -99,7 +99,7 @@ def test_start():
     S["env"] = env
     S["acked"] = {}
     S["rejected"] = set()
-    doc = htlib.config_doc(env.root, trails=[htlib.trail("t1", "spool1", interval="1s")])
+    doc = htlib.config_doc(env.root, trails=[htlib.trail("trail-1", "spool-1", interval="1s")])
     try:
         S["daemon"] = env.daemon(env.write_config(doc)).start()
     except BaseException:
@@ -374,7 +374,7 @@ def test_good_events_delivered_and_nothing_else():
     still_serving("everything")
     rc = d.stop()
     assert rc == 0, "SIGTERM: exit status %s, want 0" % rc
-    spool = S["env"].spool("spool1")
+    spool = S["env"].spool("spool-1")
     htlib.assert_exactly_once(spool, S["acked"].keys(), "acked events")
     delivered = {}
     for r in spool.records():

@@ -26,7 +26,7 @@ def api_accepts(path):
 
 
 def lifecycle(env, notify_path, notify):
-    doc = htlib.config_doc(env.root, trails=[htlib.trail("t1", "spool1")])
+    doc = htlib.config_doc(env.root, trails=[htlib.trail("trail-1", "spool-1")])
     d = env.daemon(env.write_config(doc), extra_env={"NOTIFY_SOCKET": notify_path})
     t0 = time.monotonic()
     d.start(wait=False)
@@ -89,7 +89,7 @@ def test_watchdog_pings():
     with htlib.Env("watchdog") as env:
         path = env.path("notify.sock")
         notify = htlib.Notify(path)
-        doc = htlib.config_doc(env.root, trails=[htlib.trail("t1", "spool1")])
+        doc = htlib.config_doc(env.root, trails=[htlib.trail("trail-1", "spool-1")])
         d = env.daemon(env.write_config(doc),
                        extra_env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
         d.start(wait=False)

@@ -40,12 +40,13 @@ def wait_reload(notify, what, timeout=30):
 def test_sighup_add_remove_trail_and_invalid_config():
     with htlib.Env("reload") as env:
         notify = htlib.Notify(env.path("notify.sock"))
-        buckets = ["b1", "b2", "b3"]
+        buckets = ["spool-1", "spool-2", "spool-3"]
         doc_a = htlib.config_doc(env.root, buckets=buckets,
-                                 trails=[htlib.trail("t1", "b1"), htlib.trail("t2", "b2")])
+                                 trails=[htlib.trail("trail-1", "spool-1"),
+                                         htlib.trail("trail-2", "spool-2")])
         doc_b = htlib.config_doc(env.root, buckets=buckets,
-                                 trails=[htlib.trail("t1", "b1", max_events=5000),
-                                         htlib.trail("t3", "b3")])
+                                 trails=[htlib.trail("trail-1", "spool-1", max_events=5000),
+                                         htlib.trail("trail-3", "spool-3")])
         cfg = env.write_config(doc_a)
         d = env.daemon(cfg, extra_env={"NOTIFY_SOCKET": notify.path}).start()
         notes = []
@@ -115,7 +116,7 @@ def test_sighup_add_remove_trail_and_invalid_config():
         assert well_before, "no events were acked %.0fs before the first SIGHUP" % LATE
         assert t_end > t_hup2
 
-        s1, s2, s3 = env.spool("b1"), env.spool("b2"), env.spool("b3")
+        s1, s2, s3 = env.spool("spool-1"), env.spool("spool-2"), env.spool("spool-3")
         htlib.assert_exactly_once(s1, acked.keys(), "t1 (kept)")
 
         for name, s in (("t2", s2), ("t3", s3)):
@@ -126,6 +127,11 @@ def test_sighup_add_remove_trail_and_invalid_config():
             unknown = set(s.event_ids()) - set(acked)
             assert not unknown, "%s: %d eventIDs never acked" % (name, len(unknown))
 
+        htlib.log("delivered: trail-1 %d in %d files, trail-2 %d in %d files, trail-3 %d in "
+                  "%d files" % (s1.count(), len(s1.files), s2.count(), len(s2.files),
+                                s3.count(), len(s3.files)))
+        htlib.log("refusal logged: %s" % " | ".join(
+            l for l in refusal.splitlines() if "bogus_key" in l)[:500])
         got3 = set(s3.event_ids())
         missing = set(after_ready) - got3
         assert not missing, ("t3 (added): %d of %d events posted after its reload completed "
