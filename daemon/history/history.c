@@ -372,7 +372,7 @@ ht_history_open(const char *dir, const struct ht_conf_history *conf, struct even
 	v = ht_worker_new(base, 1, "ht-sync", &h->syncer);
 	if (v < 0)
 		goto fail;
-	h->timer = evtimer_new(base, history_timer_cb, h);
+	h->timer = event_new(base, -1, EV_PERSIST, history_timer_cb, h);
 	if (h->timer == NULL) {
 		v = -ENOMEM;
 		goto fail;
@@ -594,6 +594,8 @@ ht_history_scan(const char *dir, const struct ht_history_pos *from,
 	size_t n = 0;
 	int v;
 
+	if (ret_damaged)
+		*ret_damaged = 0;
 	if (ht_history_pos_cmp(from, to) >= 0) {
 		*ret_reached = *from;
 		return 0;

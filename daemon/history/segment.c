@@ -213,22 +213,26 @@ frame_at(struct ht_segment_reader *r, uint64_t off, uint64_t limit, struct ht_fr
 	return 1;
 }
 
-/* After damage at bad: the offset of the next valid frame, or the end. */
+/* After damage at bad: the offset of the next valid frame that starts before
+ * the end (it may run past limit: the reader then stops in front of it and
+ * finds it again once the limit moves), or the end if there is none. */
 static uint64_t
-reader_resync(struct ht_segment_reader *r, uint64_t bad, uint64_t limit, uint64_t file_end)
+reader_resync(struct ht_segment_reader *r, uint64_t bad, uint64_t end, bool *ret_found)
 {
-	uint64_t end = limit < file_end ? limit : file_end;
 	struct ht_frame f;
 
-	for (uint64_t off = bad + 1; off + HT_SEG_FRAME_LEN <= end; off++) {
+	*ret_found = false;
+	for (uint64_t off = bad + 1; off < end; off++) {
 		const unsigned char *p;
 		int err;
 
-		p = reader_window(r, off, 4, end, &err);
+		p = reader_window(r, off, 4, UINT64_MAX, &err);
 		if (p == NULL)
 			break;
-		if (get32(p) == FRAME_MAGIC && frame_at(r, off, limit, &f) == 1)
+		if (get32(p) == FRAME_MAGIC && frame_at(r, off, UINT64_MAX, &f) == 1) {
+			*ret_found = true;
 			return off;
+		}
 	}
 	return end;
 }
@@ -236,8 +240,9 @@ reader_resync(struct ht_segment_reader *r, uint64_t bad, uint64_t limit, uint64_
 int
 ht_segment_reader_next(struct ht_segment_reader *r, uint64_t limit, struct ht_frame *f)
 {
+	uint64_t bad, end;
 	struct stat st;
-	uint64_t bad;
+	bool found;
 	int v;
 
 	v = frame_at(r, r->pos, limit, f);
@@ -245,12 +250,21 @@ ht_segment_reader_next(struct ht_segment_reader *r, uint64_t limit, struct ht_fr
 		r->pos = f->next;
 		return 1;
 	}
-	if (v != -EBADMSG)
+	if (v < 0 && v != -EBADMSG)
 		return v;
 	if (fstat(r->fd, &st) < 0)
 		return -errno;
+	end = limit < (uint64_t)st.st_size ? limit : (uint64_t)st.st_size;
+	if (r->pos + HT_SEG_FRAME_LEN > end)
+		return 0;	/* nothing more (at most a torn frame header) */
+	/* A frame that does not complete before the end is a torn tail only if
+	 * no good frame follows it; otherwise its length field is damaged. */
 	bad = r->pos;
-	r->pos = reader_resync(r, bad, limit, (uint64_t)st.st_size);
+	r->pos = reader_resync(r, bad, end, &found);
+	if (v == 0 && !found) {
+		r->pos = bad;
+		return 0;
+	}
 	f->offset = bad;
 	f->next = r->pos;
 	f->data = NULL;

@@ -49,14 +49,19 @@ pos_from_json(struct json_object *o, struct ht_history_pos *p)
 	return 0;
 }
 
-static int64_t
-get_int(struct json_object *o, const char *key)
+/* An optional integer member; -EBADMSG if present with another type. */
+static int
+get_int(struct json_object *o, const char *key, int64_t *ret)
 {
 	struct json_object *v;
 
+	*ret = 0;
 	if (!json_object_object_get_ex(o, key, &v))
 		return 0;
-	return json_object_get_int64(v);
+	if (!json_object_is_type(v, json_type_int))
+		return -EBADMSG;
+	*ret = json_object_get_int64(v);
+	return 0;
 }
 
 static int
@@ -68,15 +73,19 @@ cursor_from_json(struct json_object *root, struct ht_cursor *c)
 	if (!json_object_object_get_ex(root, "position", &pos) || pos_from_json(pos, &c->pos) < 0)
 		return -EBADMSG;
 	c->logging = true;
-	if (json_object_object_get_ex(root, "logging", &logging))
+	if (json_object_object_get_ex(root, "logging", &logging)) {
+		if (!json_object_is_type(logging, json_type_boolean))
+			return -EBADMSG;
 		c->logging = json_object_get_boolean(logging);
+	}
 	if (json_object_object_get_ex(root, "stopAt", &to) && !json_object_is_type(to, json_type_null)) {
 		if (pos_from_json(to, &c->stop_at) < 0)
 			return -EBADMSG;
 		c->has_stop = true;
 	}
-	c->start_logging_time = get_int(root, "startLoggingTime");
-	c->stop_logging_time = get_int(root, "stopLoggingTime");
+	if (get_int(root, "startLoggingTime", &c->start_logging_time) < 0 ||
+	    get_int(root, "stopLoggingTime", &c->stop_logging_time) < 0)
+		return -EBADMSG;
 	if (!json_object_object_get_ex(root, "plan", &plan) || json_object_is_type(plan, json_type_null))
 		return 0;
 	if (!json_object_object_get_ex(plan, "key", &key) || !json_object_is_type(key, json_type_string) ||

@@ -56,6 +56,7 @@ struct ht_trail {
 	bool dead;			/* freed while building */
 	bool retiring;
 	int want_logging;		/* change deferred while building; -1 = none */
+	struct ht_history_pos want_at;	/* history end when it was asked for */
 	uint64_t pending_events, pending_bytes;	/* appended since the last build began */
 	int64_t pending_since;		/* mono ms of the oldest of them, 0 = none */
 	unsigned retry_ms;
@@ -80,6 +81,7 @@ struct trail_job {
 
 static void trail_kick(struct ht_trail *t);
 static void trail_store(struct ht_trail *t);
+static void trail_apply_logging(struct ht_trail *t, bool want, const struct ht_history_pos *at);
 
 static void
 settings_clear(struct trail_settings *s)
@@ -266,8 +268,7 @@ trail_progress(struct ht_trail *t, bool batch_was_full)
 		bool want = t->want_logging;
 
 		t->want_logging = -1;
-		t->s.logging = want;
-		trail_store(t);
+		trail_apply_logging(t, want, &t->want_at);
 	}
 	if (trail_caught_up(t)) {
 		t->pending_events = t->pending_bytes = 0;
@@ -395,13 +396,12 @@ trail_store(struct ht_trail *t)
 		    "re-applied from the config at the next start", t->s.name, t->cursor_path);
 }
 
-/* Turn logging on or off now (not while building). */
+/* Turn logging on or off as of history position at (not while building). */
 static void
-trail_apply_logging(struct ht_trail *t, bool want)
+trail_apply_logging(struct ht_trail *t, bool want, const struct ht_history_pos *at)
 {
-	struct ht_history_pos end;
+	const struct ht_history_pos end = *at;
 
-	ht_history_end(t->env.history, &end);
 	if (want && !t->cur.logging) {
 		t->cur.logging = true;
 		t->cur.start_logging_time = (int64_t)time(NULL);
@@ -427,11 +427,15 @@ trail_apply_logging(struct ht_trail *t, bool want)
 static void
 trail_set_logging(struct ht_trail *t, bool want)
 {
+	struct ht_history_pos end;
+
+	ht_history_end(t->env.history, &end);
 	if (t->building) {
 		t->want_logging = want;
+		t->want_at = end;
 		return;
 	}
-	trail_apply_logging(t, want);
+	trail_apply_logging(t, want, &end);
 	trail_progress(t, false);
 }
 
