@@ -1106,6 +1106,7 @@ static const struct cp_field history_fields[] = {
 	{ "fsync", cp_enumv, MEMBER(struct ht_conf_history, fsync), .arg = &enum_fsync },
 	{ "fsync_interval", cp_duration, MEMBER(struct ht_conf_history, fsync_interval_ms),
 	    .min = 10, .max = 3600 * 1000 },
+	{ "lookup_data_events", cp_bool, MEMBER(struct ht_conf_history, lookup_data_events) },
 	{ .key = NULL },
 };
 

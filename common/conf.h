@@ -29,6 +29,7 @@ struct ht_conf_history {
 	uint64_t max_disk;		/* bytes, 0 = no cap; default 0 */
 	enum ht_fsync_policy fsync;	/* default interval */
 	uint64_t fsync_interval_ms;	/* default 1000 */
+	bool lookup_data_events;	/* show data events in LookupEvents; default false */
 };
 
 struct ht_conf_credential {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "crypto.h"
@@ -142,4 +143,22 @@ ht_hex(const void *data, size_t len, char *out)
 		out[2 * i + 1] = digits[p[i] & 0xf];
 	}
 	out[2 * len] = '\0';
+}
+
+int
+ht_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+    uint8_t out[HT_SHA256_LEN])
+{
+	size_t out_len = 0;
+
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, data, len, out,
+	    HT_SHA256_LEN, &out_len) == NULL || out_len != HT_SHA256_LEN)
+		return -EIO;
+	return 0;
+}
+
+int
+ht_memeq_consttime(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
 }

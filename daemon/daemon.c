@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "api/events.h"
 #include "api/http.h"
 #include "conf.h"
 #include "daemon.h"
@@ -54,6 +55,7 @@ struct ht_daemon {
 	struct ht_pipeline *pipeline;
 	struct ht_worker *builders;
 	struct ht_api *api;
+	struct ht_api_events *events;
 	char *api_socket;
 	struct ht_source_env source_env;
 	struct source_slot sources[8];
@@ -261,6 +263,8 @@ daemon_open_api(struct ht_daemon *d)
 		return -ENOMEM;
 	v = ht_api_new(d->base, &d->api);
 	if (v == 0)
+		v = ht_api_events_new(d->api, d->history, d->conf, NULL, &d->events);
+	if (v == 0)
 		v = ht_api_listen_unix(d->api, d->api_socket);
 	return v;
 }
@@ -338,6 +342,7 @@ ht_daemon_reload(struct ht_daemon *d, struct ht_conf *conf, char *errbuf, size_t
 	d->conf = conf;
 	d->source_env.conf = conf;
 	ht_pipeline_set_conf(d->pipeline, conf);
+	ht_api_events_set_conf(d->events, conf);
 	ht_history_set_conf(d->history, &conf->history);
 	d->trail_env.state_dir = conf->state_dir;
 	daemon_reload_trails(d, conf);
@@ -428,11 +433,18 @@ void
 ht_daemon_status(const struct ht_daemon *d, char *buf, size_t len)
 {
 	struct ht_pipeline_stats ps;
+	struct ht_history_stats hs;
 	size_t n;
 
 	ht_pipeline_stats(d->pipeline, &ps);
-	n = (size_t)snprintf(buf, len, "history: %llu records appended (%llu failed)",
-	    (unsigned long long)ps.records, (unsigned long long)ps.failed);
+	ht_history_stats(d->history, &hs);
+	n = (size_t)snprintf(buf, len, "history: %llu records appended (%llu failed), %llu in "
+	    "%zu days, %llu MB + %llu MB index, %llu days dropped (%llu for max_disk)",
+	    (unsigned long long)ps.records, (unsigned long long)ps.failed,
+	    (unsigned long long)hs.records, hs.segments,
+	    (unsigned long long)(hs.segment_bytes >> 20), (unsigned long long)(hs.index_bytes >> 20),
+	    (unsigned long long)(hs.dropped_retention + hs.dropped_disk),
+	    (unsigned long long)hs.dropped_disk);
 	for (size_t i = 0; i < d->n_trails && n < len; i++) {
 		struct ht_trail_stats ts;
 
@@ -483,6 +495,7 @@ ht_daemon_free(struct ht_daemon *d)
 		ht_trail_free(d->retiring[i]);
 	ht_worker_free(d->builders);
 	ht_api_free(d->api);
+	ht_api_events_free(d->events);
 	ht_pipeline_free(d->pipeline);
 	ht_history_close(d->history);
 	if (d->poll)

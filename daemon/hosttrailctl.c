@@ -2,33 +2,66 @@
  * hosttrailctl - talk to hosttraild over its unix socket.
  *
  *   hosttrailctl [-s SOCKET] put-audit-events --channel NAME --file F|-
+ *   hosttrailctl [-s SOCKET] lookup-events [--lookup-attributes ...] ...
  *
  * put-audit-events reads a JSON list of audit events ([{"id","eventData",
  * "eventDataChecksum"}], or {"auditEvents":[...]}), sends them in requests
  * of at most 100 (the API's limit) and prints the combined reply in
  * PutAuditEvents' shape.  eventData may be given as a JSON object for
  * convenience; it is sent as the string the API expects.
+ *
+ * lookup-events sends CloudTrail's LookupEvents (AWS JSON 1.1, POST / with
+ * X-Amz-Target) and prints the events as a table, as JSON in the API's
+ * response shape, or as CSV with the columns of CloudTrail console's
+ * download.  With --all it follows NextToken to the end.  Memory stays
+ * bounded however many events there are: one curl handle and one reply
+ * buffer are reused, and each page is parsed, printed and freed before the
+ * next one is asked for.  Output is therefore streamed, so the table's
+ * column widths come from the first page.
+ *
+ * Exit status: 0 done, 1 the daemon refused a request (or some events
+ * failed), 2 usage, connection or output error.
  */
 #include "ht_build.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "sources/ingest_parse.h"
+#include "util.h"
 
 #define DEFAULT_SOCKET LOCALSTATEDIR "/lib/hosttrail/api.sock"
 #define CTL_MAX_INPUT (256 * 1024 * 1024)
+/* A LookupEvents page is at most 50 events of at most 256 KiB each; a reply
+ * beyond this bound is refused rather than buffered. */
+#define CTL_MAX_REPLY (64 * 1024 * 1024)
+#define CT_TARGET_PREFIX "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+#define MAX_EPOCH 253402300799LL	/* 9999-12-31T23:59:59Z */
+#define JSON_OUT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 struct reply {
 	char *data;
-	size_t len;
+	size_t len, cap;
+	bool too_big;
+};
+
+/* One connection to the daemon: a curl handle kept across requests (so
+ * keep-alive reuses the socket) and a reply buffer that only grows to the
+ * largest reply seen. */
+struct api {
+	const char *sock;
+	CURL *curl;
+	struct reply r;
 };
 
 static void
@@ -45,57 +78,145 @@ usage(FILE *f)
 	    "      post audit events (a JSON list of {id, eventData, eventDataChecksum})\n"
 	    "      to an ingest channel; prints {\"successful\":[...],\"failed\":[...]}.\n"
 	    "      Exit status 0 when every event was accepted, 1 when some failed,\n"
-	    "      2 when a request was refused.\n",
+	    "      2 when a request was refused.\n"
+	    "\n"
+	    "  lookup-events [--lookup-attributes AttributeKey=K,AttributeValue=V]\n"
+	    "                [--start-time T] [--end-time T] [--max-results N]\n"
+	    "                [--event-category insight] [--next-token TOKEN] [--all]\n"
+	    "                [--output table|json|csv]\n"
+	    "      search the event history (CloudTrail's LookupEvents), newest first.\n"
+	    "      K is EventId, EventName, ReadOnly, Username, ResourceType,\n"
+	    "      ResourceName, EventSource or AccessKeyId.  T is ISO 8601\n"
+	    "      (2026-01-02T03:04:05Z, without Z = UTC, or a date alone) or epoch\n"
+	    "      seconds; the daemon's defaults are the last 90 days.  N: 1-50 events\n"
+	    "      per page (default 50).  Without --all one page is printed and a\n"
+	    "      NextToken, if any, goes to stderr (in the object for json); --all\n"
+	    "      follows NextToken to the end, streaming.  table is for people; json\n"
+	    "      is CloudTrail's response shape; csv has the columns of CloudTrail\n"
+	    "      console's download.  Exit status 0, 1 when the daemon refused the\n"
+	    "      request (\"hosttrailctl: <exception>: <message>\" on stderr), 2 on\n"
+	    "      a usage, connection or output error.\n",
 	    DEFAULT_SOCKET);
 }
+
+/* ---- HTTP over the unix socket ---- */
 
 static size_t
 reply_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct reply *r = arg;
-	size_t n = size * nmemb;
-	char *nd = realloc(r->data, r->len + n + 1);
+	size_t n = size * nmemb, cap;
+	char *nd;
 
-	if (nd == NULL)
+	if (r->len + n + 1 > CTL_MAX_REPLY) {
+		r->too_big = true;
 		return 0;
-	memcpy(nd + r->len, ptr, n);
+	}
+	if (r->len + n + 1 > r->cap) {
+		cap = r->cap ? r->cap : 16384;
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		nd = realloc(r->data, cap);
+		if (nd == NULL)
+			return 0;
+		r->data = nd;
+		r->cap = cap;
+	}
+	memcpy(r->data + r->len, ptr, n);
 	r->len += n;
-	nd[r->len] = '\0';
-	r->data = nd;
+	r->data[r->len] = '\0';
 	return n;
 }
 
-/* POST body to path on the socket. Returns the HTTP status, or -1. */
-static long
-http_post(const char *sock, const char *path, const char *body, struct reply *r)
+/* 0, or -ENOMEM. */
+static int
+api_open(struct api *a, const char *sock)
 {
-	struct curl_slist *hdrs = NULL;
+	memset(a, 0, sizeof(*a));
+	a->sock = sock;
+	a->curl = curl_easy_init();
+	if (a->curl == NULL)
+		return -ENOMEM;
+	curl_easy_setopt(a->curl, CURLOPT_UNIX_SOCKET_PATH, sock);
+	curl_easy_setopt(a->curl, CURLOPT_WRITEFUNCTION, reply_write_cb);
+	curl_easy_setopt(a->curl, CURLOPT_WRITEDATA, &a->r);
+	curl_easy_setopt(a->curl, CURLOPT_TIMEOUT, 120L);
+	return 0;
+}
+
+static void
+api_close(struct api *a)
+{
+	if (a->curl != NULL)
+		curl_easy_cleanup(a->curl);
+	free(a->r.data);
+	memset(a, 0, sizeof(*a));
+}
+
+/* The request headers: AWS JSON 1.1 with X-Amz-Target when target is not
+ * NULL, plain JSON otherwise; never "Expect: 100-continue".  NULL on
+ * -ENOMEM. */
+static struct curl_slist *
+api_headers(const char *target)
+{
+	struct curl_slist *hdrs = NULL, *h;
+	char tgt[200];
+	const char *line[3] = {
+		target ? "Content-Type: application/x-amz-json-1.1" :
+		    "Content-Type: application/json",
+		"Expect:",
+		target ? tgt : NULL,
+	};
+
+	snprintf(tgt, sizeof(tgt), "X-Amz-Target: %s", target ? target : "");
+	for (size_t i = 0; i < sizeof(line) / sizeof(line[0]) && line[i] != NULL; i++) {
+		h = curl_slist_append(hdrs, line[i]);
+		if (h == NULL) {
+			curl_slist_free_all(hdrs);
+			return NULL;
+		}
+		hdrs = h;
+	}
+	return hdrs;
+}
+
+/* POST body to path, with X-Amz-Target: target when target is not NULL.
+ * The reply body is in a->r (NUL-terminated; data NULL when there was
+ * none).  Returns the HTTP status, or -1 (printed). */
+static long
+api_post(struct api *a, const char *path, const char *target, const char *body)
+{
+	struct curl_slist *hdrs = api_headers(target);
 	char url[600];
 	long status = -1;
 	CURLcode cc;
-	CURL *c;
 
-	c = curl_easy_init();
-	if (c == NULL)
+	if (hdrs == NULL) {
+		fprintf(stderr, "hosttrailctl: out of memory\n");
 		return -1;
+	}
+	a->r.len = 0;
+	a->r.too_big = false;
+	if (a->r.data != NULL)
+		a->r.data[0] = '\0';
 	snprintf(url, sizeof(url), "http://localhost%s", path);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-	cc = curl_easy_perform(c);
-	if (cc != CURLE_OK)
-		fprintf(stderr, "hosttrailctl: %s: %s\n", sock, curl_easy_strerror(cc));
+	curl_easy_setopt(a->curl, CURLOPT_URL, url);
+	curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(a->curl, CURLOPT_POSTFIELDS, body);
+	cc = curl_easy_perform(a->curl);
+	if (cc != CURLE_OK && a->r.too_big)
+		fprintf(stderr, "hosttrailctl: %s: reply larger than %d bytes\n", a->sock,
+		    CTL_MAX_REPLY);
+	else if (cc != CURLE_OK)
+		fprintf(stderr, "hosttrailctl: %s: %s\n", a->sock, curl_easy_strerror(cc));
 	else
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
 	return status;
 }
+
+/* ---- put-audit-events ---- */
 
 static struct json_object *
 read_events(const char *file)
@@ -149,12 +270,11 @@ stringify_event_data(struct json_object *ev)
 /* Send events [from, to) and merge the reply; returns 0, 1 (events failed)
  * or 2 (request refused). */
 static int
-send_chunk(const char *sock, const char *path, struct json_object *events, size_t from,
+send_chunk(struct api *a, const char *path, struct json_object *events, size_t from,
     size_t to, struct json_object *ok, struct json_object *failed)
 {
 	struct json_object *body = json_object_new_object(), *list = json_object_new_array();
 	struct json_object *res = NULL, *part;
-	struct reply r = { 0 };
 	int rc = 2;
 	long st;
 
@@ -165,13 +285,14 @@ send_chunk(const char *sock, const char *path, struct json_object *events, size_
 		json_object_array_add(list, json_object_get(ev));
 	}
 	json_object_object_add(body, "auditEvents", list);
-	st = http_post(sock, path, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN), &r);
+	st = api_post(a, path, NULL, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
 	json_object_put(body);
 	if (st < 0)
 		goto out;
-	res = r.data ? json_tokener_parse(r.data) : NULL;
+	res = a->r.data ? json_tokener_parse(a->r.data) : NULL;
 	if (st != 200 || res == NULL) {
-		fprintf(stderr, "hosttrailctl: refused (HTTP %ld): %s\n", st, r.data ? r.data : "");
+		fprintf(stderr, "hosttrailctl: refused (HTTP %ld): %s\n", st,
+		    a->r.data ? a->r.data : "");
 		goto out;
 	}
 	rc = 0;
@@ -184,7 +305,6 @@ send_chunk(const char *sock, const char *path, struct json_object *events, size_
 			    json_object_get(json_object_array_get_idx(part, i)));
 out:
 	json_object_put(res);
-	free(r.data);
 	return rc;
 }
 
@@ -198,6 +318,7 @@ cmd_put_audit_events(const char *sock, int argc, char **argv)
 	};
 	const char *channel = NULL, *file = NULL;
 	struct json_object *events, *out, *ok, *failed;
+	struct api a;
 	char *esc, path[512];
 	int c, rc = 0;
 
@@ -217,7 +338,12 @@ cmd_put_audit_events(const char *sock, int argc, char **argv)
 	events = read_events(file);
 	if (events == NULL)
 		return 2;
-	esc = curl_easy_escape(NULL, channel, 0);
+	if (api_open(&a, sock) < 0) {
+		fprintf(stderr, "hosttrailctl: out of memory\n");
+		json_object_put(events);
+		return 2;
+	}
+	esc = curl_easy_escape(a.curl, channel, 0);
 	snprintf(path, sizeof(path), "/PutAuditEvents?channelArn=%s", esc ? esc : "");
 	curl_free(esc);
 	out = json_object_new_object();
@@ -230,15 +356,659 @@ cmd_put_audit_events(const char *sock, int argc, char **argv)
 
 		if (end > json_object_array_length(events))
 			end = json_object_array_length(events);
-		r = send_chunk(sock, path, events, i, end, ok, failed);
+		r = send_chunk(&a, path, events, i, end, ok, failed);
 		rc = r > rc ? r : rc;
 	}
+	api_close(&a);
 	json_object_object_add(out, "successful", ok);
 	json_object_object_add(out, "failed", failed);
 	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
 	    JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(out);
 	json_object_put(events);
+	return rc;
+}
+
+/* ---- lookup-events: arguments ---- */
+
+enum out_fmt { OUT_TABLE, OUT_JSON, OUT_CSV };
+
+struct lookup_args {
+	struct json_object *req;	/* the request body, without NextToken */
+	const char *next_token;		/* first page's token, or NULL */
+	bool all;
+	enum out_fmt fmt;
+};
+
+/* n decimal digits at s into *ret; false if any is not a digit. */
+static bool
+digits(const char *s, int n, int *ret)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*ret = v;
+	return true;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+/* "[+-]hh[:mm]" at s into *ret (seconds east of UTC); the rest at *end. */
+static bool
+parse_offset(const char *s, long *ret, const char **end)
+{
+	int hh, mm = 0;
+	int sign = *s == '-' ? -1 : 1;
+
+	if ((*s != '+' && *s != '-') || !digits(s + 1, 2, &hh))
+		return false;
+	s += 3;
+	if (*s == ':')
+		s++;
+	if (*s != '\0' && !digits(s, 2, &mm))
+		return false;
+	if (*s != '\0')
+		s += 2;
+	if (hh > 23 || mm > 59)
+		return false;
+	*ret = sign * (hh * 3600L + mm * 60L);
+	*end = s;
+	return true;
+}
+
+/* "hh:mm[:ss[.frac]]" then "Z", an offset or nothing (UTC) at s. */
+static bool
+parse_clock(const char *s, struct tm *tm, long *ret_off)
+{
+	if (!digits(s, 2, &tm->tm_hour) || s[2] != ':' || !digits(s + 3, 2, &tm->tm_min))
+		return false;
+	s += 5;
+	if (*s == ':') {
+		if (!digits(s + 1, 2, &tm->tm_sec))
+			return false;
+		s += 3;
+		if (*s == '.' && s[1] >= '0' && s[1] <= '9')
+			for (s++; *s >= '0' && *s <= '9'; s++)
+				;
+	}
+	if (tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 59)
+		return false;
+	*ret_off = 0;
+	if (*s == 'Z' || *s == 'z')
+		s++;
+	else if (*s == '+' || *s == '-')
+		return parse_offset(s, ret_off, &s) && *s == '\0';
+	return *s == '\0';
+}
+
+/* Epoch seconds, or ISO 8601: "2026-01-02", "2026-01-02T03:04[:05[.fff]]"
+ * with "Z", "+hh:mm" or nothing (UTC); ' ' may stand for 'T'.  0 or
+ * -EINVAL. */
+static int
+parse_time(const char *s, int64_t *ret)
+{
+	struct tm tm = { 0 };
+	long off = 0;
+	char *end;
+	int y, mo, d;
+
+	if (*s >= '0' && *s <= '9' && strspn(s, "0123456789") == strlen(s)) {
+		long long v;
+
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (errno != 0 || v > MAX_EPOCH)
+			return -EINVAL;
+		*ret = v;
+		return 0;
+	}
+	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !digits(s + 8, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+		return -EINVAL;
+	if (s[10] != '\0' && ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    !parse_clock(s + 11, &tm, &off)))
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	*ret = (int64_t)timegm(&tm) - off;
+	return 0;
+}
+
+/* "AttributeKey=K,AttributeValue=V" (either order; V may hold commas when
+ * it comes last) appended to the list of the request.  0 or -EINVAL. */
+static int
+parse_attribute(const char *s, struct json_object *list)
+{
+	static const char kk[] = "AttributeKey=", kv[] = "AttributeValue=";
+	const char *key = NULL, *val = NULL, *sep;
+	size_t klen = 0, vlen = 0;
+	struct json_object *a;
+
+	if (strncmp(s, kk, sizeof(kk) - 1) == 0) {
+		key = s + sizeof(kk) - 1;
+		sep = strstr(key, ",AttributeValue=");
+		if (sep == NULL)
+			return -EINVAL;
+		klen = (size_t)(sep - key);
+		val = sep + 1 + sizeof(kv) - 1;
+		vlen = strlen(val);
+	} else if (strncmp(s, kv, sizeof(kv) - 1) == 0) {
+		val = s + sizeof(kv) - 1;
+		sep = strstr(val, ",AttributeKey=");
+		if (sep == NULL)
+			return -EINVAL;
+		vlen = (size_t)(sep - val);
+		key = sep + 1 + sizeof(kk) - 1;
+		klen = strlen(key);
+	} else {
+		return -EINVAL;
+	}
+	a = json_object_new_object();
+	if (a == NULL)
+		return -EINVAL;
+	json_object_object_add(a, "AttributeKey", json_object_new_string_len(key, (int)klen));
+	json_object_object_add(a, "AttributeValue", json_object_new_string_len(val, (int)vlen));
+	json_object_array_add(list, a);
+	return 0;
+}
+
+static int
+parse_output(const char *s, enum out_fmt *ret)
+{
+	if (strcmp(s, "table") == 0)
+		*ret = OUT_TABLE;
+	else if (strcmp(s, "json") == 0)
+		*ret = OUT_JSON;
+	else if (strcmp(s, "csv") == 0)
+		*ret = OUT_CSV;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* One option into la; 0, or 2 (usage error, printed). */
+static int
+lookup_option(int c, const char *arg, struct lookup_args *la)
+{
+	struct json_object *list;
+	int64_t t;
+	char *end;
+	long long n;
+
+	switch (c) {
+	case 'a':
+		if (!json_object_object_get_ex(la->req, "LookupAttributes", &list)) {
+			list = json_object_new_array();
+			json_object_object_add(la->req, "LookupAttributes", list);
+		}
+		if (parse_attribute(arg, list) == 0)
+			return 0;
+		fprintf(stderr, "hosttrailctl: --lookup-attributes wants "
+		    "AttributeKey=KEY,AttributeValue=VALUE, not \"%s\"\n", arg);
+		return 2;
+	case 's':
+	case 'e':
+		if (parse_time(arg, &t) == 0) {
+			json_object_object_add(la->req, c == 's' ? "StartTime" : "EndTime",
+			    json_object_new_int64(t));
+			return 0;
+		}
+		fprintf(stderr, "hosttrailctl: --%s-time: \"%s\" is neither ISO 8601 "
+		    "(2026-01-02T03:04:05Z) nor epoch seconds\n", c == 's' ? "start" : "end", arg);
+		return 2;
+	case 'm':
+		errno = 0;
+		n = strtoll(arg, &end, 10);
+		if (errno == 0 && end != arg && *end == '\0' && n >= INT32_MIN && n <= INT32_MAX) {
+			json_object_object_add(la->req, "MaxResults", json_object_new_int64(n));
+			return 0;
+		}
+		fprintf(stderr, "hosttrailctl: --max-results: \"%s\" is not a number\n", arg);
+		return 2;
+	case 'c':
+		json_object_object_add(la->req, "EventCategory", json_object_new_string(arg));
+		return 0;
+	case 'n':
+		la->next_token = arg;
+		return 0;
+	case 'A':
+		la->all = true;
+		return 0;
+	case 'o':
+		if (parse_output(arg, &la->fmt) == 0)
+			return 0;
+		fprintf(stderr, "hosttrailctl: --output is table, json or csv, not \"%s\"\n", arg);
+		return 2;
+	default:
+		return 2;
+	}
+}
+
+/* Fill la from the command line (la->req is allocated here; the caller
+ * frees it in any case).  0, or 2 (usage error, printed). */
+static int
+lookup_parse_args(int argc, char **argv, struct lookup_args *la)
+{
+	static const struct option longopts[] = {
+		{ "lookup-attributes", required_argument, NULL, 'a' },
+		{ "start-time", required_argument, NULL, 's' },
+		{ "end-time", required_argument, NULL, 'e' },
+		{ "max-results", required_argument, NULL, 'm' },
+		{ "event-category", required_argument, NULL, 'c' },
+		{ "next-token", required_argument, NULL, 'n' },
+		{ "all", no_argument, NULL, 'A' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc;
+
+	memset(la, 0, sizeof(*la));
+	la->req = json_object_new_object();
+	if (la->req == NULL)
+		return 2;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+		if ((rc = lookup_option(c, optarg, la)) != 0)
+			return rc;
+	if (optind < argc) {
+		fprintf(stderr, "hosttrailctl: lookup-events: unexpected \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+/* ---- lookup-events: printing ---- */
+
+#define TABLE_COLS 6
+#define TABLE_CAP 40		/* widest a column gets from the first page */
+
+struct printer {
+	enum out_fmt fmt;
+	size_t n;			/* events printed so far */
+	bool started;
+	int width[TABLE_COLS];
+};
+
+static const char *
+ev_str(struct json_object *ev, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(ev, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* EventTime (an epoch number, maybe with a fraction) as ISO 8601, or ""
+ * when there is none. */
+static void
+ev_time(struct json_object *ev, char buf[HT_ISO8601_LEN])
+{
+	struct json_object *v;
+
+	buf[0] = '\0';
+	if (!json_object_object_get_ex(ev, "EventTime", &v))
+		return;
+	if (json_object_is_type(v, json_type_int))
+		ht_time_iso8601((time_t)json_object_get_int64(v), buf);
+	else if (json_object_is_type(v, json_type_double))
+		ht_time_iso8601((time_t)json_object_get_double(v), buf);
+}
+
+/* Resources[i].key, or NULL. */
+static const char *
+ev_resource(struct json_object *ev, size_t i, const char *key)
+{
+	struct json_object *res;
+
+	if (!json_object_object_get_ex(ev, "Resources", &res) ||
+	    !json_object_is_type(res, json_type_array) || i >= json_object_array_length(res))
+		return NULL;
+	return ev_str(json_object_array_get_idx(res, i), key);
+}
+
+/* The table's cells of ev; time is the caller's buffer. */
+static void
+table_cells(struct json_object *ev, char time[HT_ISO8601_LEN], const char *cell[TABLE_COLS])
+{
+	ev_time(ev, time);
+	cell[0] = time;
+	cell[1] = ev_str(ev, "EventName");
+	cell[2] = ev_str(ev, "EventSource");
+	cell[3] = ev_str(ev, "Username");
+	cell[4] = ev_resource(ev, 0, "ResourceName");
+	cell[5] = ev_str(ev, "EventId");
+}
+
+/* Display width of UTF-8 s: its code points. */
+static int
+utf8_width(const char *s)
+{
+	int n = 0;
+
+	for (; s != NULL && *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Print s in a column of width (padded unless last; a longer value is cut
+ * at a code point and ends in "..."), control characters as '?'. */
+static void
+table_cell(FILE *f, const char *s, int width, bool last)
+{
+	int w = utf8_width(s), shown = 0, keep = w > width && !last ? width - 3 : INT_MAX;
+
+	if (s == NULL)
+		s = "";
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch & 0xc0) != 0x80 && shown++ == keep)
+			break;
+		putc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
+	}
+	if (keep != INT_MAX)
+		fputs("...", f);
+	if (!last)
+		fprintf(f, "%*s", (w > width ? 0 : width - w) + 2, "");
+	else
+		putc('\n', f);
+}
+
+/* Column widths from the header and the first page's events. */
+static void
+table_begin(struct printer *p, struct json_object *events)
+{
+	static const char *const title[TABLE_COLS] = {
+		"Time", "Event name", "Source", "User", "Resource", "Event ID",
+	};
+	char time[HT_ISO8601_LEN];
+	const char *cell[TABLE_COLS];
+
+	for (int c = 0; c < TABLE_COLS; c++)
+		p->width[c] = utf8_width(title[c]);
+	p->width[0] = HT_ISO8601_LEN - 1;
+	for (size_t i = 0; i < json_object_array_length(events); i++) {
+		table_cells(json_object_array_get_idx(events, i), time, cell);
+		for (int c = 1; c < TABLE_COLS - 1; c++) {
+			int w = utf8_width(cell[c]);
+
+			if (w > p->width[c])
+				p->width[c] = w > TABLE_CAP ? TABLE_CAP : w;
+		}
+	}
+	for (int c = 0; c < TABLE_COLS; c++)
+		table_cell(stdout, title[c], p->width[c], c == TABLE_COLS - 1);
+}
+
+static void
+table_event(struct printer *p, struct json_object *ev)
+{
+	char time[HT_ISO8601_LEN];
+	const char *cell[TABLE_COLS];
+
+	table_cells(ev, time, cell);
+	for (int c = 0; c < TABLE_COLS; c++)
+		table_cell(stdout, cell[c], p->width[c], c == TABLE_COLS - 1);
+}
+
+/* One CSV field per RFC 4180: quoted when it holds '"', ',', CR or LF. */
+static void
+csv_field(FILE *f, const char *s, bool last)
+{
+	if (s == NULL)
+		s = "";
+	if (strpbrk(s, "\",\r\n") == NULL) {
+		fputs(s, f);
+	} else {
+		putc('"', f);
+		for (; *s != '\0'; s++) {
+			if (*s == '"')
+				putc('"', f);
+			putc(*s, f);
+		}
+		putc('"', f);
+	}
+	fputs(last ? "\r\n" : ",", f);
+}
+
+/* Every Resources[].key joined with ", " as one CSV field. */
+static void
+csv_resources(FILE *f, struct json_object *ev, const char *key)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	const char *s;
+
+	if (m == NULL) {
+		csv_field(f, ev_resource(ev, 0, key), false);
+		return;
+	}
+	for (size_t i = 0; ev_resource(ev, i, "ResourceName") != NULL ||
+	     ev_resource(ev, i, "ResourceType") != NULL; i++) {
+		s = ev_resource(ev, i, key);
+		fprintf(m, "%s%s", i > 0 ? ", " : "", s ? s : "");
+	}
+	fclose(m);
+	csv_field(f, buf, false);
+	free(buf);
+}
+
+static void
+csv_begin(void)
+{
+	fputs("Event ID,Event time,User name,Event name,Resource type,Resource name,"
+	    "Event source,AWS access key,Source IP address,Error code,Read-only,AWS region\r\n",
+	    stdout);
+}
+
+/* A CSV row; source IP, error code and region come from the record. */
+static void
+csv_event(struct json_object *ev)
+{
+	const char *ct = ev_str(ev, "CloudTrailEvent");
+	struct json_object *rec = ct ? json_tokener_parse(ct) : NULL;
+	char time[HT_ISO8601_LEN];
+
+	ev_time(ev, time);
+	csv_field(stdout, ev_str(ev, "EventId"), false);
+	csv_field(stdout, time, false);
+	csv_field(stdout, ev_str(ev, "Username"), false);
+	csv_field(stdout, ev_str(ev, "EventName"), false);
+	csv_resources(stdout, ev, "ResourceType");
+	csv_resources(stdout, ev, "ResourceName");
+	csv_field(stdout, ev_str(ev, "EventSource"), false);
+	csv_field(stdout, ev_str(ev, "AccessKeyId"), false);
+	csv_field(stdout, rec ? ev_str(rec, "sourceIPAddress") : NULL, false);
+	csv_field(stdout, rec ? ev_str(rec, "errorCode") : NULL, false);
+	csv_field(stdout, ev_str(ev, "ReadOnly"), false);
+	csv_field(stdout, rec ? ev_str(rec, "awsRegion") : NULL, true);
+	json_object_put(rec);
+}
+
+/* fputs s with indent after every newline. */
+static void
+put_indented(const char *s, const char *indent)
+{
+	for (; *s != '\0'; s++) {
+		putchar(*s);
+		if (*s == '\n')
+			fputs(indent, stdout);
+	}
+}
+
+static void
+json_event(struct printer *p, struct json_object *ev)
+{
+	fputs(p->n == 0 ? "\n    " : ",\n    ", stdout);
+	put_indented(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+	    JSON_C_TO_STRING_NOSLASHESCAPE), "    ");
+}
+
+/* Print one page's events (the first page also starts the output). */
+static void
+print_page(struct printer *p, struct json_object *events)
+{
+	if (!p->started) {
+		p->started = true;
+		if (p->fmt == OUT_TABLE)
+			table_begin(p, events);
+		else if (p->fmt == OUT_CSV)
+			csv_begin();
+		else
+			fputs("{\n  \"Events\": [", stdout);
+	}
+	for (size_t i = 0; i < json_object_array_length(events); i++, p->n++) {
+		struct json_object *ev = json_object_array_get_idx(events, i);
+
+		if (p->fmt == OUT_TABLE)
+			table_event(p, ev);
+		else if (p->fmt == OUT_CSV)
+			csv_event(ev);
+		else
+			json_event(p, ev);
+	}
+}
+
+/* End the output; token: where the next page starts, or NULL. */
+static void
+print_end(struct printer *p, const char *token)
+{
+	if (p->fmt == OUT_JSON) {
+		fputs(p->n > 0 ? "\n  ]" : "]", stdout);
+		if (token != NULL) {
+			struct json_object *t = json_object_new_string(token);
+
+			printf(",\n  \"NextToken\": %s", json_object_to_json_string_ext(t, JSON_OUT));
+			json_object_put(t);
+		}
+		fputs("\n}\n", stdout);
+	} else if (token != NULL) {
+		fprintf(stderr, "NextToken: %s\n", token);
+	}
+}
+
+/* ---- lookup-events: requests ---- */
+
+/* "hosttrailctl: <__type>: <message>" for a refused request. */
+static void
+print_refusal(long status, const char *body)
+{
+	struct json_object *err = body ? json_tokener_parse(body) : NULL;
+	const char *type = err ? ev_str(err, "__type") : NULL;
+	const char *msg = err ? ev_str(err, "message") : NULL;
+
+	if (err != NULL && msg == NULL)
+		msg = ev_str(err, "Message");
+	if (type != NULL && strrchr(type, '#') != NULL)
+		type = strrchr(type, '#') + 1;
+	if (type != NULL)
+		fprintf(stderr, "hosttrailctl: %s: %s\n", type, msg ? msg : "");
+	else
+		fprintf(stderr, "hosttrailctl: HTTP %ld: %.500s\n", status, body ? body : "");
+	json_object_put(err);
+}
+
+/* One LookupEvents request.  *ret: the parsed reply, with an Events
+ * array.  0, 1 (refused, printed) or 2 (connection error, printed). */
+static int
+lookup_page(struct api *a, struct json_object *req, struct json_object **ret)
+{
+	struct json_object *res, *events;
+	long st;
+
+	st = api_post(a, "/", CT_TARGET_PREFIX "LookupEvents",
+	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+	if (st < 0)
+		return 2;
+	if (st != 200) {
+		print_refusal(st, a->r.data);
+		return 1;
+	}
+	res = a->r.data ? json_tokener_parse(a->r.data) : NULL;
+	if (res == NULL || !json_object_object_get_ex(res, "Events", &events) ||
+	    !json_object_is_type(events, json_type_array)) {
+		fprintf(stderr, "hosttrailctl: not a LookupEvents reply: %.500s\n",
+		    a->r.data ? a->r.data : "");
+		json_object_put(res);
+		return 1;
+	}
+	*ret = res;
+	return 0;
+}
+
+/* Ask for pages from la->next_token on; one page, or all with --all. */
+static int
+lookup_run(struct api *a, struct lookup_args *la)
+{
+	struct printer p = { .fmt = la->fmt };
+	struct json_object *res = NULL, *events, *tok;
+	char *token = la->next_token ? strdup(la->next_token) : NULL;
+	int rc;
+
+	do {
+		if (token != NULL)
+			json_object_object_add(la->req, "NextToken", json_object_new_string(token));
+		free(token);
+		token = NULL;
+		if ((rc = lookup_page(a, la->req, &res)) != 0)
+			break;
+		json_object_object_get_ex(res, "Events", &events);
+		print_page(&p, events);
+		if (json_object_object_get_ex(res, "NextToken", &tok) &&
+		    json_object_is_type(tok, json_type_string) &&
+		    (token = strdup(json_object_get_string(tok))) == NULL)
+			rc = 2;
+		json_object_put(res);
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			fprintf(stderr, "hosttrailctl: stdout: %s\n", strerror(errno));
+			rc = 2;
+		}
+	} while (rc == 0 && la->all && token != NULL);
+	if (rc == 0)
+		print_end(&p, token);
+	free(token);
+	if (rc == 0 && fflush(stdout) != 0) {
+		fprintf(stderr, "hosttrailctl: stdout: %s\n", strerror(errno));
+		rc = 2;
+	}
+	return rc;
+}
+
+static int
+cmd_lookup_events(const char *sock, int argc, char **argv)
+{
+	struct lookup_args la;
+	struct api a;
+	int rc;
+
+	rc = lookup_parse_args(argc, argv, &la);
+	if (rc != 0) {
+		json_object_put(la.req);
+		return rc;
+	}
+	if (api_open(&a, sock) < 0) {
+		fprintf(stderr, "hosttrailctl: out of memory\n");
+		json_object_put(la.req);
+		return 2;
+	}
+	rc = lookup_run(&a, &la);
+	api_close(&a);
+	json_object_put(la.req);
 	return rc;
 }
 
@@ -273,6 +1043,8 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(argv[optind], "put-audit-events") == 0) {
 		rc = cmd_put_audit_events(sock, argc - optind, argv + optind);
+	} else if (strcmp(argv[optind], "lookup-events") == 0) {
+		rc = cmd_lookup_events(sock, argc - optind, argv + optind);
 	} else {
 		fprintf(stderr, "hosttrailctl: unknown command \"%s\"\n", argv[optind]);
 		usage(stderr);

@@ -148,7 +148,8 @@ ht_pipeline_submit(struct ht_pipeline *p, struct ht_record *const *recs, size_t 
 		iov[i].iov_len = offs[i + 1] - offs[i];
 	}
 	*s = (struct submission){ .p = p, .n = n, .bytes = offs[n], .done = done, .arg = arg };
-	v = ht_history_append(p->history, iov, n, pipeline_durable_cb, s);
+	v = ht_history_append_records(p->history, iov, (const struct ht_record *const *)recs, n,
+	    pipeline_durable_cb, s);
 	if (v == 0)
 		s = NULL;	/* owned by the durable callback now */
 out:

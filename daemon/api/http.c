@@ -11,16 +11,27 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <json-c/json.h>
 
 #include "api/http.h"
 #include "api/reply.h"
 #include "log.h"
 
+struct api_op {
+	char *name;
+	ht_api_op_fn fn;
+	void *arg;
+};
+
 struct ht_api {
 	struct event_base *base;
+	struct api_op *ops;
+	size_t n_ops;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
 	char *unix_path;
@@ -33,6 +44,102 @@ api_fallback_cb(struct evhttp_request *req, void *arg)
 
 	ht_reply_error(req, 404, "UnknownOperationException",
 	    "no operation at %.200s", uri ? uri : "?");
+}
+
+/* The operation an X-Amz-Target names (full prefix, or the short
+ * "CloudTrail_20131101.Op" form), or NULL. */
+static const struct api_op *
+api_find_op(const struct ht_api *api, const char *target)
+{
+	static const char short_prefix[] = "CloudTrail_20131101.";
+	const char *name;
+
+	if (strncmp(target, HT_API_TARGET_PREFIX, strlen(HT_API_TARGET_PREFIX)) == 0)
+		name = target + strlen(HT_API_TARGET_PREFIX);
+	else if (strncmp(target, short_prefix, strlen(short_prefix)) == 0)
+		name = target + strlen(short_prefix);
+	else
+		return NULL;
+	for (size_t i = 0; i < api->n_ops; i++)
+		if (strcmp(api->ops[i].name, name) == 0)
+			return &api->ops[i];
+	return NULL;
+}
+
+/* Parse the body as one JSON object ({} when empty); NULL if it is not. */
+static struct json_object *
+api_parse_body(struct evhttp_request *req)
+{
+	struct evbuffer *buf = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(buf);
+	struct json_tokener *tok;
+	struct json_object *obj;
+
+	if (len == 0)
+		return json_object_new_object();
+	tok = json_tokener_new();
+	if (tok == NULL)
+		return NULL;
+	obj = json_tokener_parse_ex(tok, (const char *)evbuffer_pullup(buf, -1), (int)len);
+	if (obj && (json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(obj, json_type_object))) {
+		json_object_put(obj);
+		obj = NULL;
+	}
+	json_tokener_free(tok);
+	return obj;
+}
+
+static void
+api_dispatch_cb(struct evhttp_request *req, void *arg)
+{
+	struct ht_api *api = arg;
+	const char *target = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "X-Amz-Target");
+	const struct api_op *op;
+	struct json_object *body;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		ht_reply_error(req, 405, "UnsupportedOperationException",
+		    "CloudTrail operations are POST /");
+		return;
+	}
+	op = target ? api_find_op(api, target) : NULL;
+	if (op == NULL) {
+		ht_reply_error(req, 400, "UnknownOperationException", "%s%.200s%s",
+		    target ? "unknown or unsupported operation \"" : "missing X-Amz-Target header",
+		    target ? target : "", target ? "\"" : "");
+		return;
+	}
+	body = api_parse_body(req);
+	if (body == NULL) {
+		ht_reply_error(req, 400, "SerializationException",
+		    "the request body is not a JSON object");
+		return;
+	}
+	op->fn(req, body, op->arg);
+	json_object_put(body);
+}
+
+int
+ht_api_op(struct ht_api *api, const char *name, ht_api_op_fn fn, void *arg)
+{
+	struct api_op *n;
+
+	for (size_t i = 0; i < api->n_ops; i++)
+		if (strcmp(api->ops[i].name, name) == 0)
+			return -EEXIST;
+	n = realloc(api->ops, (api->n_ops + 1) * sizeof(*n));
+	if (n == NULL)
+		return -ENOMEM;
+	api->ops = n;
+	n[api->n_ops].name = strdup(name);
+	if (n[api->n_ops].name == NULL)
+		return -ENOMEM;
+	n[api->n_ops].fn = fn;
+	n[api->n_ops].arg = arg;
+	api->n_ops++;
+	return 0;
 }
 
 int
@@ -53,6 +160,11 @@ ht_api_new(struct event_base *base, struct ht_api **ret)
 	evhttp_set_timeout(api->http, HT_API_TIMEOUT_S);
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
 	evhttp_set_gencb(api->http, api_fallback_cb, api);
+	if (evhttp_set_cb(api->http, "/", api_dispatch_cb, api) != 0) {
+		evhttp_free(api->http);
+		free(api);
+		return -ENOMEM;
+	}
 	*ret = api;
 	return 0;
 }
@@ -151,5 +263,8 @@ ht_api_free(struct ht_api *api)
 		return;
 	ht_api_stop_listening(api);
 	evhttp_free(api->http);
+	for (size_t i = 0; i < api->n_ops; i++)
+		free(api->ops[i].name);
+	free(api->ops);
 	free(api);
 }

@@ -14,7 +14,15 @@ struct ht_api;
 #define HT_API_MAX_BODY (8 * 1024 * 1024)
 #define HT_API_TIMEOUT_S 30
 
+struct json_object;
+
 typedef void (*ht_api_handler)(struct evhttp_request *req, void *arg);
+/* An AWS JSON 1.1 operation: body is the parsed request object (borrowed;
+ * {} for an empty body).  The handler must reply (now or later). */
+typedef void (*ht_api_op_fn)(struct evhttp_request *req, struct json_object *body, void *arg);
+
+/* X-Amz-Target prefix of CloudTrail's operations. */
+#define HT_API_TARGET_PREFIX "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 
 /* A server on base. 0 or -ENOMEM. */
 int ht_api_new(struct event_base *base, struct ht_api **ret);
@@ -23,6 +31,9 @@ int ht_api_new(struct event_base *base, struct ht_api **ret);
 int ht_api_listen_unix(struct ht_api *api, const char *path);
 /* Route POST requests for path (exact match, query string ignored). */
 int ht_api_route(struct ht_api *api, const char *path, ht_api_handler fn, void *arg);
+/* Serve operation name (e.g. "LookupEvents") at POST / with X-Amz-Target.
+ * 0, -EEXIST, -ENOMEM. */
+int ht_api_op(struct ht_api *api, const char *name, ht_api_op_fn fn, void *arg);
 /* Remove the route for path; later requests get UnknownOperationException. */
 void ht_api_unroute(struct ht_api *api, const char *path);
 /* Stop accepting connections; requests in progress finish. */

@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "fileio.h"
 #include "history/history.h"
+#include "history/index.h"
 #include "history/segment.h"
 #include "log.h"
 #include "worker.h"
@@ -66,7 +67,22 @@ struct ht_history {
 	struct event *timer;
 	ht_history_grew_fn grew;
 	void *grew_arg;
+	/* the read side */
+	char *idx_dir;
+	struct seg_entry *segs;			/* ascending by day; the last is live */
+	size_t n_segs, cap_segs;
+	struct ht_worker *indexer;		/* writes and compacts index runs */
+	struct event *retention_timer;
+	uint64_t dropped_retention, dropped_disk;
 };
+
+/* A segment of history and its LookupEvents index. */
+struct seg_entry {
+	uint32_t day;
+	struct ht_seg_index *idx;	/* NULL if it could not be loaded */
+};
+
+#define RETENTION_PERIOD_S 60
 
 static int64_t
 history_default_now(void)
@@ -196,6 +212,7 @@ sync_work(void *arg)
 }
 
 static void history_sync_start(struct ht_history *h);
+static void history_retention_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 sync_done(void *arg)
@@ -324,6 +341,93 @@ history_open_segment(struct ht_history *h, uint32_t day)
 	return 0;
 }
 
+/* ---- segment list and indexes ---- */
+
+static void
+index_job_work(void *arg)
+{
+	ht_index_job_run(arg);
+}
+
+static void
+index_job_done(void *arg)
+{
+	ht_index_job_finish(arg);
+}
+
+static void
+history_submit_index_job(struct ht_history *h, struct ht_index_job *j)
+{
+	if (j == NULL)
+		return;
+	if (ht_worker_submit(h->indexer, index_job_work, index_job_done, j) < 0) {
+		/* Run it here rather than leave the index half-done. */
+		ht_index_job_run(j);
+		ht_index_job_finish(j);
+	}
+}
+
+static int
+history_add_segment(struct ht_history *h, uint32_t day, uint64_t size)
+{
+	char path[PATH_MAX];
+	struct seg_entry *e;
+	int v;
+
+	if (h->n_segs == h->cap_segs) {
+		size_t ncap = h->cap_segs ? h->cap_segs * 2 : 128;
+		struct seg_entry *ns = realloc(h->segs, ncap * sizeof(*ns));
+
+		if (ns == NULL)
+			return -ENOMEM;
+		h->segs = ns;
+		h->cap_segs = ncap;
+	}
+	e = &h->segs[h->n_segs];
+	e->day = day;
+	e->idx = NULL;
+	ht_history_segment_path(h->dir, day, path, sizeof(path));
+	v = ht_seg_index_load(path, h->idx_dir, day, size, &e->idx);
+	if (v == -ENOMEM)
+		return v;
+	/* Another failure is logged; the segment stays (trails read it) but
+	 * lookups cannot see it until the next start. */
+	h->n_segs++;
+	return 0;
+}
+
+/* Load the index of every segment; re-index sealed ones that need it. */
+static int
+history_load_indexes(struct ht_history *h, const uint32_t *days, size_t n)
+{
+	uint32_t live = ht_segment_day(h->seg);
+	int v;
+
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX];
+		struct stat st;
+
+		if (days[i] == live)
+			continue;
+		ht_history_segment_path(h->dir, days[i], path, sizeof(path));
+		if (stat(path, &st) < 0)
+			continue;
+		v = history_add_segment(h, days[i], (uint64_t)st.st_size);
+		if (v < 0)
+			return v;
+		if (h->segs[h->n_segs - 1].idx)
+			history_submit_index_job(h, ht_seg_index_take_compact(
+			    h->segs[h->n_segs - 1].idx));
+	}
+	return history_add_segment(h, live, ht_segment_size(h->seg));
+}
+
+static struct ht_seg_index *
+history_live_index(const struct ht_history *h)
+{
+	return h->n_segs ? h->segs[h->n_segs - 1].idx : NULL;
+}
+
 static int
 history_recover(struct ht_history *h)
 {
@@ -343,6 +447,8 @@ history_recover(struct ht_history *h)
 			h->next_seq = last + 1;
 	}
 	v = history_open_segment(h, n && days[n - 1] > today ? days[n - 1] : today);
+	if (v == 0)
+		v = history_load_indexes(h, days, n);
 	free(days);
 	return v;
 }
@@ -369,11 +475,24 @@ ht_history_open(const char *dir, const struct ht_conf_history *conf, struct even
 		log_msg(HT_LOG_ERR, -v, "history: cannot create %s", dir);
 		goto fail;
 	}
+	if (asprintf(&h->idx_dir, "%s/index", dir) < 0) {
+		h->idx_dir = NULL;
+		v = -ENOMEM;
+		goto fail;
+	}
+	v = ht_mkdir_p(h->idx_dir, 0750);
+	if (v < 0) {
+		log_msg(HT_LOG_ERR, -v, "history: cannot create %s", h->idx_dir);
+		goto fail;
+	}
 	v = ht_worker_new(base, 1, "ht-sync", &h->syncer);
+	if (v == 0)
+		v = ht_worker_new(base, 1, "ht-index", &h->indexer);
 	if (v < 0)
 		goto fail;
 	h->timer = event_new(base, -1, EV_PERSIST, history_timer_cb, h);
-	if (h->timer == NULL) {
+	h->retention_timer = event_new(base, -1, EV_PERSIST, history_retention_cb, h);
+	if (h->timer == NULL || h->retention_timer == NULL) {
 		v = -ENOMEM;
 		goto fail;
 	}
@@ -381,6 +500,12 @@ ht_history_open(const char *dir, const struct ht_conf_history *conf, struct even
 	if (v < 0)
 		goto fail;
 	history_arm_timer(h);
+	ht_history_enforce_retention(h);
+	{
+		struct timeval tv = { RETENTION_PERIOD_S, 0 };
+
+		event_add(h->retention_timer, &tv);
+	}
 	*ret = h;
 	return 0;
 fail:
@@ -417,6 +542,14 @@ history_roll(struct ht_history *h)
 		h->seg = old;
 		return v;
 	}
+	v = history_add_segment(h, today, ht_segment_size(h->seg));
+	if (v < 0) {
+		ht_segment_close(h->seg);
+		h->seg = old;
+		return v;
+	}
+	if (h->n_segs >= 2 && h->segs[h->n_segs - 2].idx)
+		history_submit_index_job(h, ht_seg_index_take_compact(h->segs[h->n_segs - 2].idx));
 	if (h->retired) {
 		/* Two rollovers without a sync in between: sync this one now. */
 		(void)!fdatasync(ht_segment_fd(h->retired));
@@ -430,7 +563,37 @@ int
 ht_history_append(struct ht_history *h, const struct iovec *recs, size_t n,
     ht_history_durable_fn durable, void *arg)
 {
-	uint64_t seq = h->next_seq;
+	return ht_history_append_records(h, recs, NULL, n, durable, arg);
+}
+
+/* Feed the live segment's index with records just written at [start, ...). */
+static void
+history_index_appended(struct ht_history *h, const struct iovec *recs,
+    const struct ht_record *const *parsed, size_t n, uint64_t seq, uint64_t start)
+{
+	struct ht_seg_index *x = history_live_index(h);
+	uint64_t off = start;
+
+	if (x == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t next = off + HT_SEG_FRAME_LEN + recs[i].iov_len;
+
+		if (ht_seg_index_add(x, parsed ? parsed[i] : NULL, recs[i].iov_base,
+		    recs[i].iov_len, seq + i, off, next) < 0)
+			log_warnx("history: out of memory indexing record %llu; it is stored but "
+			    "lookups will not find it until the next start",
+			    (unsigned long long)(seq + i));
+		off = next;
+	}
+	history_submit_index_job(h, ht_seg_index_take_flush(x, HT_INDEX_TAIL_MAX));
+}
+
+int
+ht_history_append_records(struct ht_history *h, const struct iovec *recs,
+    const struct ht_record *const *parsed, size_t n, ht_history_durable_fn durable, void *arg)
+{
+	uint64_t seq = h->next_seq, start;
 	struct ack *a = NULL;
 	int v;
 
@@ -446,11 +609,13 @@ ht_history_append(struct ht_history *h, const struct iovec *recs, size_t n,
 		if (v < 0)
 			goto fail;
 	}
+	start = ht_segment_size(h->seg);
 	v = ht_segment_flush(h->seg);
 	if (v < 0) {
 		log_msg(HT_LOG_ERR, -v, "history: write to %s failed", h->dir);
 		goto fail;
 	}
+	history_index_appended(h, recs, parsed, n, seq, start);
 	h->next_seq += n;
 	h->appended += n;
 	h->dirty = true;
@@ -523,17 +688,174 @@ ht_history_sync(struct ht_history *h)
 void
 ht_history_close(struct ht_history *h)
 {
+	struct ht_index_job *j;
+
 	if (h == NULL)
 		return;
 	if (h->syncer && h->seg)
 		ht_history_sync(h);
 	ht_worker_free(h->syncer);
+	if (h->indexer)
+		ht_worker_drain(h->indexer);
+	/* Write the live tail as a run, so the next start need not re-index. */
+	if (history_live_index(h) && (j = ht_seg_index_take_flush(history_live_index(h), 0))) {
+		ht_index_job_run(j);
+		ht_index_job_finish(j);
+	}
+	ht_worker_free(h->indexer);
+	for (size_t i = 0; i < h->n_segs; i++)
+		ht_seg_index_unref(h->segs[i].idx);
+	free(h->segs);
+	free(h->idx_dir);
+	if (h->retention_timer)
+		event_free(h->retention_timer);
 	if (h->timer)
 		event_free(h->timer);
 	ht_segment_close(h->retired);
 	ht_segment_close(h->seg);
 	free(h->dir);
 	free(h);
+}
+
+/* ---- retention ---- */
+
+static int64_t
+day_epoch(uint32_t day)
+{
+	struct tm tm = { .tm_year = (int)(day / 10000) - 1900, .tm_mon = (int)(day / 100 % 100) - 1,
+		.tm_mday = (int)(day % 100) };
+
+	return (int64_t)timegm(&tm);
+}
+
+static uint64_t
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Bytes of segment i and its index on disk. */
+static uint64_t
+history_seg_bytes(const struct ht_history *h, size_t i)
+{
+	struct ht_seg_index_info info = { 0 };
+	char path[PATH_MAX];
+
+	ht_history_segment_path(h->dir, h->segs[i].day, path, sizeof(path));
+	if (h->segs[i].idx)
+		ht_seg_index_info(h->segs[i].idx, &info);
+	return file_size(path) + info.run_bytes;
+}
+
+static void
+history_drop_oldest(struct ht_history *h, const char *why)
+{
+	struct seg_entry e = h->segs[0];
+	char path[PATH_MAX];
+
+	ht_history_segment_path(h->dir, e.day, path, sizeof(path));
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warn("history: cannot remove %s", path);
+	ht_seg_index_remove_files(h->idx_dir, e.day);
+	ht_seg_index_unref(e.idx);
+	memmove(h->segs, h->segs + 1, (h->n_segs - 1) * sizeof(*h->segs));
+	h->n_segs--;
+	log_warnx("history: dropped the records of %08u (%s)", e.day, why);
+}
+
+void
+ht_history_enforce_retention(struct ht_history *h)
+{
+	int64_t now = h->now();
+	uint64_t total = 0;
+
+	/* The live segment is never dropped, whatever the clock says. */
+	while (h->n_segs > 1 &&
+	    (now - day_epoch(h->segs[0].day)) / 86400 > (int64_t)h->conf.retention_days) {
+		h->dropped_retention++;
+		history_drop_oldest(h, "older than history.retention_days");
+	}
+	if (h->conf.max_disk == 0)
+		return;
+	for (size_t i = 0; i < h->n_segs; i++)
+		total += history_seg_bytes(h, i);
+	while (h->n_segs > 1 && total > h->conf.max_disk) {
+		uint64_t b = history_seg_bytes(h, 0);
+
+		h->dropped_disk++;
+		history_drop_oldest(h, "history.max_disk reached: oldest day first");
+		total -= b < total ? b : total;
+	}
+}
+
+static void
+history_retention_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ht_history_enforce_retention(arg);
+}
+
+/* ---- the read side ---- */
+
+size_t
+ht_history_segments(const struct ht_history *h)
+{
+	return h->n_segs;
+}
+
+struct ht_seg_index *
+ht_history_segment_index(const struct ht_history *h, size_t i, uint32_t *ret_day)
+{
+	*ret_day = h->segs[i].day;
+	return h->segs[i].idx;
+}
+
+int
+ht_history_reindex(struct ht_history *h, size_t i)
+{
+	struct seg_entry *e = &h->segs[i];
+	struct ht_seg_index *x = NULL;
+	char path[PATH_MAX];
+	uint64_t size;
+	int v;
+
+	ht_history_segment_path(h->dir, e->day, path, sizeof(path));
+	size = i == h->n_segs - 1 ? ht_segment_size(h->seg) : file_size(path);
+	log_warnx("history: the index of %08u is damaged; re-indexing it from %s", e->day, path);
+	ht_seg_index_unref(e->idx);
+	e->idx = NULL;
+	ht_seg_index_remove_files(h->idx_dir, e->day);
+	v = ht_seg_index_load(path, h->idx_dir, e->day, size, &x);
+	if (v < 0)
+		return v;
+	e->idx = x;
+	if (i != h->n_segs - 1)
+		history_submit_index_job(h, ht_seg_index_take_compact(x));
+	return 0;
+}
+
+void
+ht_history_stats(const struct ht_history *h, struct ht_history_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->segments = h->n_segs;
+	ret->next_seq = h->next_seq;
+	ret->dropped_retention = h->dropped_retention;
+	ret->dropped_disk = h->dropped_disk;
+	for (size_t i = 0; i < h->n_segs; i++) {
+		struct ht_seg_index_info info = { 0 };
+		char path[PATH_MAX];
+
+		ht_history_segment_path(h->dir, h->segs[i].day, path, sizeof(path));
+		ret->segment_bytes += file_size(path);
+		if (h->segs[i].idx == NULL)
+			continue;
+		ht_seg_index_info(h->segs[i].idx, &info);
+		ret->records += info.count;
+		ret->index_bytes += info.run_bytes;
+		ret->damaged += info.damaged;
+	}
 }
 
 /* ---- scan ---- */

@@ -24,6 +24,8 @@
 struct event_base;
 struct ht_conf_history;
 struct ht_history;
+struct ht_record;
+struct ht_seg_index;
 
 /* A place in history: before the frame at offset in the segment of day. */
 struct ht_history_pos {
@@ -58,6 +60,11 @@ void ht_history_on_grow(struct ht_history *h, ht_history_grew_fn fn, void *arg);
  * if nothing was written (durable() is not called). */
 int ht_history_append(struct ht_history *h, const struct iovec *recs, size_t n,
     ht_history_durable_fn durable, void *arg);
+/* Same, with each record's parsed form (parsed[i] is the record serialized
+ * in recs[i]) so the index need not parse the JSON again.  parsed may be
+ * NULL. */
+int ht_history_append_records(struct ht_history *h, const struct iovec *recs,
+    const struct ht_record *const *parsed, size_t n, ht_history_durable_fn durable, void *arg);
 /* Position after the last appended record. */
 void ht_history_end(const struct ht_history *h, struct ht_history_pos *ret);
 /* Directory holding the segments (for readers on other threads). */
@@ -69,6 +76,34 @@ uint64_t ht_history_next_seq(const struct ht_history *h);
 int ht_history_sync(struct ht_history *h);
 /* Sync, stop timers and the syncer, close. NULL is a no-op. */
 void ht_history_close(struct ht_history *h);
+
+/* ---- retention and the index (loop thread) ---- */
+
+/* Drop whole days older than retention_days (by the injected clock), then
+ * the oldest days while history and its index exceed max_disk.  The live
+ * segment is never dropped.  Runs every minute and at open. */
+void ht_history_enforce_retention(struct ht_history *h);
+/* Segments, oldest first (the last is live), and each one's index (NULL if
+ * it could not be loaded).  For LookupEvents (history/lookup.h). */
+size_t ht_history_segments(const struct ht_history *h);
+struct ht_seg_index *ht_history_segment_index(const struct ht_history *h, size_t i,
+    uint32_t *ret_day);
+
+/* Throw away segment i's index files and index it again from the segment
+ * (a run file turned out damaged).  Blocks while it rescans.  0 or -errno. */
+int ht_history_reindex(struct ht_history *h, size_t i);
+
+struct ht_history_stats {
+	size_t segments;
+	uint64_t records;		/* indexed records in all segments */
+	uint64_t next_seq;
+	uint64_t segment_bytes;		/* on disk */
+	uint64_t index_bytes;		/* run files on disk */
+	uint64_t damaged;		/* damaged records skipped by the index */
+	uint64_t dropped_retention;	/* days dropped for retention_days */
+	uint64_t dropped_disk;		/* days dropped for max_disk */
+};
+void ht_history_stats(const struct ht_history *h, struct ht_history_stats *ret);
 
 /* ---- reading, from any thread (uses only the directory) ---- */
 

@@ -282,6 +282,46 @@ ht_segment_reader_free(struct ht_segment_reader *r)
 	free(r);
 }
 
+int
+ht_segment_read_frame(int fd, uint64_t offset, struct ht_frame *f, char **bufp, size_t *capp)
+{
+	unsigned char h[HT_SEG_FRAME_LEN];
+	uint32_t len, crc;
+	uint64_t seq;
+	size_t got;
+	int v;
+
+	v = pread_all(fd, h, sizeof(h), offset, &got);
+	if (v < 0)
+		return v;
+	if (got < sizeof(h) || get32(h) != FRAME_MAGIC)
+		return -EBADMSG;
+	len = get32(h + 4);
+	crc = get32(h + 8);
+	seq = get64(h + 12);
+	if (len == 0 || len > HT_SEG_MAX_RECORD)
+		return -EBADMSG;
+	if (*capp < len) {
+		char *nb = realloc(*bufp, len);
+
+		if (nb == NULL)
+			return -ENOMEM;
+		*bufp = nb;
+		*capp = len;
+	}
+	v = pread_all(fd, *bufp, len, offset + HT_SEG_FRAME_LEN, &got);
+	if (v < 0)
+		return v;
+	if (got < len || frame_crc(len, seq, *bufp) != crc)
+		return -EBADMSG;
+	f->seq = seq;
+	f->offset = offset;
+	f->next = offset + HT_SEG_FRAME_LEN + len;
+	f->data = *bufp;
+	f->len = len;
+	return 1;
+}
+
 /* ---- writer ---- */
 
 /* Scan an existing segment to its last good frame. */

@@ -71,5 +71,9 @@ int ht_segment_reader_open(const char *path, uint64_t offset, struct ht_segment_
  * good frame; *f->offset/next tell the skipped range), or -errno. */
 int ht_segment_reader_next(struct ht_segment_reader *r, uint64_t limit, struct ht_frame *f);
 void ht_segment_reader_free(struct ht_segment_reader *r);
+/* Read the one frame at offset of the segment open as fd, into *bufp (grown
+ * as needed; *capp is its size).  1 with *f filled (f->data points into
+ * *bufp), -EBADMSG if there is no valid frame there, or -errno. */
+int ht_segment_read_frame(int fd, uint64_t offset, struct ht_frame *f, char **bufp, size_t *capp);
 
 #endif
