@@ -704,3 +704,35 @@ ht_record_username(const struct ht_record *rec)
 	}
 	return obj_str(ui, "principalId");
 }
+
+bool
+ht_record_is_global(const struct ht_record *rec)
+{
+	static const char *const global[] = {
+		HT_GLOBAL_EVENT_SOURCE, "iam.amazonaws.com", "sts.amazonaws.com",
+		"cloudfront.amazonaws.com", "route53.amazonaws.com",
+	};
+
+	if (rec->event_source == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++)
+		if (strcmp(rec->event_source, global[i]) == 0)
+			return true;
+	return false;
+}
+
+unsigned
+ht_record_flags(const struct ht_record *rec)
+{
+	unsigned f = HT_RF_KNOWN;
+
+	if (rec->event_category && strcmp(rec->event_category, "Data") == 0)
+		f |= HT_RF_DATA;
+	if (rec->read_only == HT_TRUE)
+		f |= HT_RF_READ;
+	else if (rec->read_only == HT_FALSE)
+		f |= HT_RF_WRITE;
+	if (ht_record_is_global(rec))
+		f |= HT_RF_GLOBAL;
+	return f;
+}

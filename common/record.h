@@ -63,6 +63,28 @@ struct ht_record {
 	struct json_object *metadata;			/* object: Lake {ingestionTime, channelARN} */
 };
 
+/* What trails select on most, kept beside each record in history so a trail
+ * with default selectors never parses records (history/segment.h). */
+enum ht_record_flag {
+	HT_RF_KNOWN = 0x01,	/* the other flags are set (0 = unknown: parse) */
+	HT_RF_DATA = 0x02,	/* eventCategory "Data" */
+	HT_RF_READ = 0x04,	/* readOnly true */
+	HT_RF_WRITE = 0x08,	/* readOnly false */
+	HT_RF_GLOBAL = 0x10,	/* a global service event (identity changes) */
+};
+
+/* eventSource of the host's identity changes (users, groups, passwords,
+ * sudoers): hosttrail's global service events, like IAM's on AWS. */
+#define HT_GLOBAL_EVENT_SOURCE "identity.host"
+
+/* A global service event: eventSource HT_GLOBAL_EVENT_SOURCE, or one of
+ * AWS's global services (iam, sts, cloudfront, route53) for ingested
+ * events.  Such events go only to trails that include global service
+ * events. */
+bool ht_record_is_global(const struct ht_record *rec);
+/* The HT_RF_* flags of rec (with HT_RF_KNOWN). */
+unsigned ht_record_flags(const struct ht_record *rec);
+
 /* A zeroed record with tri-states unset. NULL on ENOMEM. */
 struct ht_record *ht_record_new(void);
 /* Frees the record and everything it owns. NULL is a no-op. */

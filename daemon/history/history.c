@@ -30,6 +30,7 @@
 #include "history/index.h"
 #include "history/segment.h"
 #include "log.h"
+#include "record.h"
 #include "worker.h"
 
 struct ack {
@@ -605,7 +606,8 @@ ht_history_append_records(struct ht_history *h, const struct iovec *recs,
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		v = ht_segment_add(h->seg, seq + i, recs[i].iov_base, (uint32_t)recs[i].iov_len);
+		v = ht_segment_add_flags(h->seg, seq + i, parsed ? ht_record_flags(parsed[i]) : 0,
+		    recs[i].iov_base, (uint32_t)recs[i].iov_len);
 		if (v < 0)
 			goto fail;
 	}
@@ -890,7 +892,7 @@ scan_segment(const char *dir, uint32_t day, uint64_t from, uint64_t limit, struc
 		}
 		if (v < 0)
 			break;
-		stop = s->fn(f.seq, f.data, f.len, s->arg);
+		stop = s->fn(f.seq, f.flags, f.data, f.len, s->arg);
 		if (stop < 0) {
 			v = stop;
 			break;

@@ -107,11 +107,12 @@ void ht_history_stats(const struct ht_history *h, struct ht_history_stats *ret);
 
 /* ---- reading, from any thread (uses only the directory) ---- */
 
-/* Called for each record; return HT_SCAN_NEXT to go on, HT_SCAN_STOP to stop
+/* Called for each record (flags: HT_RF_* of record.h, 0 if unknown); return HT_SCAN_NEXT to go on, HT_SCAN_STOP to stop
  * after this record, HT_SCAN_STOP_BEFORE to stop without it (it is not
  * counted as reached), or -errno to abort. */
 enum { HT_SCAN_NEXT = 0, HT_SCAN_STOP = 1, HT_SCAN_STOP_BEFORE = 2 };
-typedef int (*ht_history_scan_fn)(uint64_t seq, const char *data, size_t len, void *arg);
+typedef int (*ht_history_scan_fn)(uint64_t seq, uint32_t flags, const char *data, size_t len,
+    void *arg);
 /* Visit records from *from (inclusive) to *to (exclusive) in order.  On
  * return *ret_reached is the position after the last record visited (or to).
  * Damaged frames are skipped and counted in *ret_damaged (may be NULL).

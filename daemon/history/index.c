@@ -281,11 +281,14 @@ index_load_chain(struct ht_seg_index *x, uint64_t seg_end)
 			break;
 		snprintf(path, sizeof(path), "%s/%s", x->idx_dir, files[best].name);
 		v = ht_run_open(path, &run);
+		if (v == -ENOMEM)
+			break;
 		if (v < 0) {
 			log_warnx("index: %s is damaged or torn (%s); re-indexing that part of the "
 			    "segment", path, strerror(-v));
 			unlink_run(x->idx_dir, files[best].name);
 			files[best].from = UINT64_MAX;
+			v = 0;
 			continue;
 		}
 		v = index_push_run(x, run);
@@ -430,7 +433,11 @@ ht_seg_index_take_flush(struct ht_seg_index *x, size_t min)
 			return NULL;
 		if (ht_run_builder_new(x->day, &nb) < 0)
 			return NULL;
-		ht_run_builder_freeze(x->tail);
+		if (ht_run_builder_freeze(x->tail) < 0) {
+			/* Out of memory: the tail stays as it is; try again later. */
+			ht_run_builder_free(nb);
+			return NULL;
+		}
 		x->freezing = x->tail;
 		x->tail = nb;
 		x->tail_from = x->indexed;
@@ -463,7 +470,7 @@ ht_index_job_run(struct ht_index_job *j)
 		if (j->err == 0)
 			j->err = index_scan(j->seg_path, j->from, j->to, b, NULL, &j->damaged);
 		if (j->err == 0)
-			ht_run_builder_freeze(b);
+			j->err = ht_run_builder_freeze(b);
 	} else {
 		b = j->b;
 	}

@@ -135,6 +135,10 @@ merge_open(struct merge *m, struct ht_history *h, const struct ht_index_query *q
 		if (!seg_may_match(&info, q))
 			continue;
 		n = ht_seg_index_cursors(x, q, &cs);
+		if (n == -EBADMSG) {
+			m->damaged_seg = (int)i;	/* rebuilt by ht_lookup */
+			return 0;
+		}
 		if (n < 0)
 			return n;
 		if (m->n + (size_t)n > m->cap) {

@@ -16,7 +16,7 @@
 
 #include "history/segment.h"
 
-#define SEG_MAGIC "HTSEG001"
+#define SEG_MAGIC "HTSEG002"
 #define FRAME_MAGIC 0x31525448u /* "HTR1" */
 #define READ_WINDOW (256 * 1024)
 
@@ -62,15 +62,16 @@ get64(const unsigned char *p)
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-/* crc over len (4 bytes), seq (8 bytes) and the payload. */
+/* crc over len (4 bytes), seq (8 bytes), flags (4 bytes) and the payload. */
 static uint32_t
-frame_crc(uint32_t len, uint64_t seq, const void *payload)
+frame_crc(uint32_t len, uint64_t seq, uint32_t flags, const void *payload)
 {
-	unsigned char hdr[12];
+	unsigned char hdr[16];
 	uLong c;
 
 	put32(hdr, len);
 	put64(hdr + 4, seq);
+	put32(hdr + 12, flags);
 	c = crc32(0L, hdr, sizeof(hdr));
 	return (uint32_t)crc32(c, payload, len);
 }
@@ -186,7 +187,7 @@ static int
 frame_at(struct ht_segment_reader *r, uint64_t off, uint64_t limit, struct ht_frame *f)
 {
 	const unsigned char *h, *payload;
-	uint32_t len, crc;
+	uint32_t len, crc, flags;
 	uint64_t seq;
 	int err;
 
@@ -198,14 +199,16 @@ frame_at(struct ht_segment_reader *r, uint64_t off, uint64_t limit, struct ht_fr
 	len = get32(h + 4);
 	crc = get32(h + 8);
 	seq = get64(h + 12);
+	flags = get32(h + 20);
 	if (len == 0 || len > HT_SEG_MAX_RECORD)
 		return -EBADMSG;
 	payload = reader_window(r, off + HT_SEG_FRAME_LEN, len, limit, &err);
 	if (payload == NULL)
 		return err ? err : 0;
-	if (frame_crc(len, seq, payload) != crc)
+	if (frame_crc(len, seq, flags, payload) != crc)
 		return -EBADMSG;
 	f->seq = seq;
+	f->flags = flags;
 	f->offset = off;
 	f->next = off + HT_SEG_FRAME_LEN + len;
 	f->data = (const char *)payload;
@@ -286,7 +289,7 @@ int
 ht_segment_read_frame(int fd, uint64_t offset, struct ht_frame *f, char **bufp, size_t *capp)
 {
 	unsigned char h[HT_SEG_FRAME_LEN];
-	uint32_t len, crc;
+	uint32_t len, crc, flags;
 	uint64_t seq;
 	size_t got;
 	int v;
@@ -299,6 +302,7 @@ ht_segment_read_frame(int fd, uint64_t offset, struct ht_frame *f, char **bufp, 
 	len = get32(h + 4);
 	crc = get32(h + 8);
 	seq = get64(h + 12);
+	flags = get32(h + 20);
 	if (len == 0 || len > HT_SEG_MAX_RECORD)
 		return -EBADMSG;
 	if (*capp < len) {
@@ -312,9 +316,10 @@ ht_segment_read_frame(int fd, uint64_t offset, struct ht_frame *f, char **bufp, 
 	v = pread_all(fd, *bufp, len, offset + HT_SEG_FRAME_LEN, &got);
 	if (v < 0)
 		return v;
-	if (got < len || frame_crc(len, seq, *bufp) != crc)
+	if (got < len || frame_crc(len, seq, flags, *bufp) != crc)
 		return -EBADMSG;
 	f->seq = seq;
+	f->flags = flags;
 	f->offset = offset;
 	f->next = offset + HT_SEG_FRAME_LEN + len;
 	f->data = *bufp;
@@ -424,6 +429,13 @@ ht_segment_open(const char *path, uint32_t day, struct ht_segment_writer **ret,
 int
 ht_segment_add(struct ht_segment_writer *w, uint64_t seq, const void *payload, uint32_t len)
 {
+	return ht_segment_add_flags(w, seq, 0, payload, len);
+}
+
+int
+ht_segment_add_flags(struct ht_segment_writer *w, uint64_t seq, uint32_t flags,
+    const void *payload, uint32_t len)
+{
 	size_t need = HT_SEG_FRAME_LEN + (size_t)len;
 	unsigned char *p;
 
@@ -444,8 +456,9 @@ ht_segment_add(struct ht_segment_writer *w, uint64_t seq, const void *payload, u
 	p = (unsigned char *)w->buf + w->len;
 	put32(p, FRAME_MAGIC);
 	put32(p + 4, len);
-	put32(p + 8, frame_crc(len, seq, payload));
+	put32(p + 8, frame_crc(len, seq, flags, payload));
 	put64(p + 12, seq);
+	put32(p + 20, flags);
 	memcpy(p + HT_SEG_FRAME_LEN, payload, len);
 	w->len += need;
 	return 0;

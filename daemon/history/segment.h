@@ -3,14 +3,16 @@
  * appended in order, each in a self-checking frame.
  *
  * File layout:
- *   header  16 bytes  "HTSEG001" | u32 day (YYYYMMDD) | u32 crc32 of the first 12
- *   frame   20 bytes  u32 magic "HTR1" | u32 len | u32 crc | u64 seq
+ *   header  16 bytes  "HTSEG002" | u32 day (YYYYMMDD) | u32 crc32 of the first 12
+ *   frame   24 bytes  u32 magic "HTR1" | u32 len | u32 crc | u64 seq | u32 flags
  *           len bytes payload (one CloudTrail record, compact JSON)
- * All integers little-endian.  crc is zlib's crc32 over len, seq and payload,
+ * All integers little-endian.  crc is zlib's crc32 over len, seq, flags and
+ * payload,
  * so a torn or flipped frame is detected; the magic lets a reader find the
  * next good frame after a damaged one.  seq is the record's number in the
- * whole history, strictly increasing.  An index (issue 3) can refer to
- * records by (day, offset).
+ * whole history, strictly increasing.  flags (HT_RF_* in record.h) carry
+ * what trails select on most, so a trail with default selectors never has
+ * to parse a record.  The index refers to records by (day, offset).
  */
 #ifndef HT_SEGMENT_H
 #define HT_SEGMENT_H
@@ -19,7 +21,7 @@
 #include <stdint.h>
 
 #define HT_SEG_HEADER_LEN 16
-#define HT_SEG_FRAME_LEN 20
+#define HT_SEG_FRAME_LEN 24
 #define HT_SEG_MAX_RECORD (1024 * 1024)
 
 struct ht_segment_writer;
@@ -40,6 +42,9 @@ struct ht_segment_recovery {
 int ht_segment_open(const char *path, uint32_t day, struct ht_segment_writer **ret,
     struct ht_segment_recovery *ret_rec);
 /* Queue one frame in the writer's buffer (no syscall). 0, -E2BIG, -ENOMEM. */
+int ht_segment_add_flags(struct ht_segment_writer *w, uint64_t seq, uint32_t flags,
+    const void *payload, uint32_t len);
+/* The same with flags 0 (unknown). */
 int ht_segment_add(struct ht_segment_writer *w, uint64_t seq, const void *payload, uint32_t len);
 /* Write the buffered frames with one write(2).  On failure the file is cut
  * back to the last complete write so no partial frame stays.  0 or -errno. */
@@ -57,6 +62,7 @@ void ht_segment_close(struct ht_segment_writer *w);
 /* A record read back. data is valid until the next call on the reader. */
 struct ht_frame {
 	uint64_t seq;
+	uint32_t flags;
 	uint64_t offset;	/* where the frame starts */
 	uint64_t next;		/* where the next frame starts */
 	const char *data;

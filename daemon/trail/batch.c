@@ -13,6 +13,7 @@
 
 #include "deliver/spool.h"
 #include "gz.h"
+#include "record.h"
 #include "trail/batch.h"
 #include "util.h"
 
@@ -49,8 +50,29 @@ ht_batch_key(char *buf, size_t len, const char *prefix, const char *orgid,
 	return 0;
 }
 
+/* Does the trail take this record?  CloudTrail's default selection: all
+ * management events (anything but eventCategory "Data"), global service
+ * events only when the trail includes them.  The frame's flags answer that
+ * without parsing; a record stored without flags is parsed. */
+static bool
+batch_selected(const struct ht_batch_job *j, uint32_t flags, const char *data, size_t len)
+{
+	if (!(flags & HT_RF_KNOWN)) {
+		struct ht_record *rec;
+		char err[64];
+
+		if (ht_record_parse(data, len, &rec, err, sizeof(err)) < 0)
+			return true;	/* deliver what we cannot judge rather than lose it */
+		flags = ht_record_flags(rec);
+		ht_record_free(rec);
+	}
+	if (flags & HT_RF_DATA)
+		return false;
+	return j->include_global || !(flags & HT_RF_GLOBAL);
+}
+
 static int
-batch_record_cb(uint64_t seq, const char *data, size_t len, void *arg)
+batch_record_cb(uint64_t seq, uint32_t flags, const char *data, size_t len, void *arg)
 {
 	struct build_state *s = arg;
 	struct ht_batch_job *j = s->job;
@@ -58,6 +80,10 @@ batch_record_cb(uint64_t seq, const char *data, size_t len, void *arg)
 	uint64_t add = len + (j->events > 0);
 	int v;
 
+	if (!batch_selected(j, flags, data, len)) {
+		j->skipped++;
+		return HT_SCAN_NEXT;
+	}
 	/* max_bytes is a ceiling: a record that would cross it starts the next
 	 * file, unless it is the first (a single record always fits a file). */
 	if (j->events > 0 && BATCH_FRAME_BYTES + j->bytes_in + add > j->max_bytes)
@@ -104,7 +130,7 @@ ht_batch_build(void *arg)
 	char tmp[PATH_MAX];
 	int fd = -1, v;
 
-	j->events = j->bytes_in = j->bytes_out = 0;
+	j->events = j->bytes_in = j->bytes_out = j->skipped = 0;
 	v = ht_spool_stage(j->spool_root, tmp, sizeof(tmp), &fd);
 	if (v < 0) {
 		snprintf(j->errmsg, sizeof(j->errmsg), "cannot stage a file under %s: %s",

@@ -7,6 +7,7 @@
 #ifndef HT_BATCH_H
 #define HT_BATCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,6 +22,7 @@ struct ht_batch_job {
 	uint64_t max_events;
 	uint64_t max_bytes;		/* most uncompressed JSON bytes in the file (a
 					 * single larger record still gets a file) */
+	bool include_global;		/* include global service events */
 	/* out */
 	int err;			/* 0 or -errno */
 	char errmsg[256];		/* what failed, for the log and trail status */
@@ -29,6 +31,7 @@ struct ht_batch_job {
 	uint64_t bytes_in;		/* records and commas, without the document frame */
 	uint64_t bytes_out;
 	uint64_t damaged;		/* damaged history frames skipped */
+	uint64_t skipped;		/* records the trail does not select */
 };
 
 /* Build the file described by job (a struct ht_batch_job *); a

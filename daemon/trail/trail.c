@@ -44,6 +44,7 @@ struct trail_settings {
 	char *name, *spool_root, *prefix, *orgid, *account, *region;
 	uint64_t interval_ms, max_events, max_bytes;
 	bool logging;
+	bool include_global;
 };
 
 struct ht_trail {
@@ -120,6 +121,7 @@ settings_from_conf(struct trail_settings *s, const struct ht_conf *conf,
 	s->max_events = tc->delivery.max_events;
 	s->max_bytes = tc->delivery.max_bytes;
 	s->logging = tc->start_logging;
+	s->include_global = tc->include_global_service_events;
 	if (!s->name || !s->spool_root || !s->account || !s->region ||
 	    (tc->s3_key_prefix && !s->prefix) || (tc->is_organization_trail && !s->orgid)) {
 		settings_clear(s);
@@ -322,6 +324,7 @@ trail_job_new(struct ht_trail *t, const struct ht_history_pos *to)
 	j->b->to = *to;
 	j->b->max_events = t->s.max_events;
 	j->b->max_bytes = t->s.max_bytes;
+	j->b->include_global = t->s.include_global;
 	return j;
 fail:
 	trail_job_free(j);

@@ -307,7 +307,7 @@ append_durable(struct fixture *fx, uint64_t first, size_t n)
 }
 
 static int
-scan_cb(uint64_t seq, const char *data, size_t len, void *arg)
+scan_cb(uint64_t seq, uint32_t flags, const char *data, size_t len, void *arg)
 {
 	struct seen *s = arg;
 

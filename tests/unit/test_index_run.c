@@ -7,15 +7,19 @@
  * 100 days with many ties, a few before 1970, some data events) are queried
  * on an unfrozen builder, a frozen one and the run file it writes, with
  * random attribute/time/max_seq/include_data queries followed page by page
- * through has_after; every answer must equal the brute force one.  The
- * same on a run 100x the cache (64 KiB), with the cache off, and from
- * several threads at once (also while a worker writes the frozen builder).
- * Cost: counted block reads show O(log n) cursor creation and O(1) per hit.
+ * through has_after; every answer must equal the brute force one.  The same
+ * on runs of 1 to 24 records, on a run 100x the cache (64 KiB), with the
+ * cache off, and from several threads at once (also while a worker writes
+ * the frozen builder).
+ * Cost: counted block reads show O(log n) cursor creation and O(1) per hit,
+ * and a cursor stops at its window's start.
+ * Freeze under a capped address space fails with -ENOMEM and leaves the
+ * builder whole, at whatever allocation it fails.
  * Corruption: a flipped bit in the header or CRC table fails open with
- * -EBADMSG; one in the entries, keys or postings makes exactly the cursors
- * that touch it fail with -EBADMSG after a correct prefix, never wrong
- * data; truncated or extended files fail open.  Empty builders and runs;
- * the hash is pinned to fixed constants; argument errors.
+ * -EBADMSG; one in the entries, keys or postings makes the cursors that
+ * touch it fail with -EBADMSG (some must) after a correct prefix, never
+ * with wrong data; truncated or extended files fail open.  Empty builders
+ * and runs; the hash is pinned to fixed constants; argument errors.
  *
  * HT_TEST_SEED=n in the environment replays a failing seed.
  */
@@ -33,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,9 +93,13 @@ struct trec {
 
 /* Value pools per attribute; EventId is per record instead. */
 static const size_t pool_size[HT_ATTR_COUNT] = {
-	[HT_ATTR_EVENT_NAME] = 300, [HT_ATTR_READ_ONLY] = 2, [HT_ATTR_USERNAME] = 2000,
-	[HT_ATTR_RESOURCE_TYPE] = 10, [HT_ATTR_RESOURCE_NAME] = 3000,
-	[HT_ATTR_EVENT_SOURCE] = 5, [HT_ATTR_ACCESS_KEY_ID] = 50,
+	[HT_ATTR_EVENT_NAME] = 300,
+	[HT_ATTR_READ_ONLY] = 2,
+	[HT_ATTR_USERNAME] = 2000,
+	[HT_ATTR_RESOURCE_TYPE] = 10,
+	[HT_ATTR_RESOURCE_NAME] = 3000,
+	[HT_ATTR_EVENT_SOURCE] = 5,
+	[HT_ATTR_ACCESS_KEY_ID] = 50,
 };
 
 struct set {
@@ -168,7 +177,7 @@ rand_time(struct rng *r)
 	if (below(r, 100) == 0)
 		return -(int64_t)below(r, 1000);
 	if (rnd(r) & 1)
-		return T0 + day * 86400 + (int64_t)below(r, 20) * 3600;	/* ties */
+		return T0 + day * 86400 + (int64_t)below(r, 20) * 3600; /* ties */
 	return T0 + day * 86400 + (int64_t)below(r, 86400);
 }
 
@@ -194,7 +203,7 @@ rec_make(struct set *st, struct rng *r, struct trec *t, uint64_t seq)
 		add_val(t, HT_ATTR_RESOURCE_TYPE, pick(st, r, HT_ATTR_RESOURCE_TYPE));
 		add_val(t, HT_ATTR_RESOURCE_NAME, pick(st, r, HT_ATTR_RESOURCE_NAME));
 	}
-	if (n_rn > 0 && below(r, 4) == 0)	/* a value repeated in one record */
+	if (n_rn > 0 && below(r, 4) == 0) /* a value repeated in one record */
 		add_val(t, HT_ATTR_RESOURCE_NAME, t->vals[t->n_vals - 1].value);
 }
 
@@ -228,16 +237,20 @@ set_free(struct set *st)
 static void
 rec_add(struct ht_run_builder *b, const struct trec *t)
 {
-	struct ht_index_rec ir = { .time = t->time, .seq = t->seq, .offset = t->offset,
-		.flags = t->flags, .vals = t->vals, .n_vals = t->n_vals };
+	struct ht_index_rec ir = { .time = t->time,
+		.seq = t->seq,
+		.offset = t->offset,
+		.flags = t->flags,
+		.vals = t->vals,
+		.n_vals = t->n_vals };
 
 	assert_int_equal(ht_run_builder_add(b, &ir), 0);
 }
 
 /* Add recs[from, to), in seq order, or with 10% of neighbours swapped. */
 static void
-add_range(struct ht_run_builder *b, const struct set *st, size_t from, size_t to,
-    struct rng *r, bool jumble)
+add_range(struct ht_run_builder *b, const struct set *st, size_t from, size_t to, struct rng *r,
+    bool jumble)
 {
 	for (size_t i = from; i < to; i++) {
 		if (jumble && i + 1 < to && below(r, 10) == 0) {
@@ -292,7 +305,8 @@ brute(const struct trec *recs, size_t n, const struct ht_index_query *q, struct 
 	for (size_t i = 0; i < n; i++)
 		if (rec_matches(&recs[i], q))
 			out[m++] = (struct ht_index_hit){ .time = recs[i].time,
-				.seq = recs[i].seq, .offset = recs[i].offset,
+				.seq = recs[i].seq,
+				.offset = recs[i].offset,
 				.flags = recs[i].flags };
 	qsort(out, m, sizeof(*out), cmp_newest);
 	return m;
@@ -329,10 +343,10 @@ rand_window(struct rng *r, const struct set *st, struct ht_index_query *q)
 		q->start = INT64_MIN;
 		q->end = INT64_MAX;
 		return;
-	case 1:		/* a single instant that has records */
+	case 1: /* a single instant that has records */
 		q->start = q->end = st->recs[below(r, st->n)].time;
 		return;
-	case 2:		/* inverted: nothing */
+	case 2: /* inverted: nothing */
 		q->start = a > b ? a : b;
 		q->end = a > b ? b : a;
 		if (q->start == q->end)
@@ -389,8 +403,8 @@ rand_query(struct rng *r, const struct set *st, struct ht_index_query *q)
 /* Pages of at most page hits, each page a new cursor after the last hit
  * (as LookupEvents' NextToken does).  Count, or a negative error. */
 static long
-paged(const struct src *s, const struct ht_index_query *q0, size_t page,
-    struct ht_index_hit *out, size_t cap)
+paged(const struct src *s, const struct ht_index_query *q0, size_t page, struct ht_index_hit *out,
+    size_t cap)
 {
 	struct ht_index_query q = *q0;
 	struct ht_run_cursor *c;
@@ -425,8 +439,8 @@ static bool
 hits_equal(const struct ht_index_hit *a, const struct ht_index_hit *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (a[i].time != b[i].time || a[i].seq != b[i].seq ||
-		    a[i].offset != b[i].offset || a[i].flags != b[i].flags)
+		if (a[i].time != b[i].time || a[i].seq != b[i].seq || a[i].offset != b[i].offset ||
+		    a[i].flags != b[i].flags)
 			return false;
 	return true;
 }
@@ -532,21 +546,24 @@ test_hash_stable(void **state)
 					 "a-rather-long-user-name-for-the-tail";
 
 	(void)state;
+	/* The first two are XXH64(value, seed = attr + 1) from libxxhash. */
 	assert_true(ht_attr_hash(HT_ATTR_USERNAME, "alice") == UINT64_C(0xb888279fa117840e));
 	assert_true(ht_attr_hash(HT_ATTR_EVENT_ID, "") == UINT64_C(0xd5afba1336a3be4b));
-	assert_true(ht_attr_hash(HT_ATTR_RESOURCE_NAME, long_value) ==
-	    UINT64_C(0xa52880b648300010));
+	assert_true(
+	    ht_attr_hash(HT_ATTR_RESOURCE_NAME, long_value) == UINT64_C(0xa52880b648300010));
 	assert_true(ht_attr_hash(HT_ATTR_USERNAME, "alice") !=
 	    ht_attr_hash(HT_ATTR_RESOURCE_NAME, "alice"));
-	assert_true(ht_attr_hash(HT_ATTR_USERNAME, "alice") !=
-	    ht_attr_hash(HT_ATTR_USERNAME, "alicf"));
+	assert_true(
+	    ht_attr_hash(HT_ATTR_USERNAME, "alice") != ht_attr_hash(HT_ATTR_USERNAME, "alicf"));
 }
 
 static void
 expect_empty(const struct src *s)
 {
-	struct ht_index_query q = { .start = INT64_MIN, .end = INT64_MAX,
-		.max_seq = UINT64_MAX, .include_data = true };
+	struct ht_index_query q = { .start = INT64_MIN,
+		.end = INT64_MAX,
+		.max_seq = UINT64_MAX,
+		.include_data = true };
 	struct ht_run_cursor *c;
 	struct ht_index_hit h;
 
@@ -606,11 +623,19 @@ test_small_exact(void **state)
 	const struct ht_index_rec recs[] = {
 		{ .time = 100, .seq = 1, .offset = 16, .vals = v1, .n_vals = 3 },
 		{ .time = 100, .seq = 2, .offset = 50, .vals = v2, .n_vals = 1 },
-		{ .time = 90, .seq = 3, .offset = 90, .flags = HT_ENTRY_DATA, .vals = v1,
+		{ .time = 90,
+		    .seq = 3,
+		    .offset = 90,
+		    .flags = HT_ENTRY_DATA,
+		    .vals = v1,
 		    .n_vals = 3 },
 	};
-	struct ht_index_query q = { .start = 0, .end = 1000, .max_seq = UINT64_MAX,
-		.has_attr = true, .attr = HT_ATTR_RESOURCE_NAME, .value = "x" };
+	struct ht_index_query q = { .start = 0,
+		.end = 1000,
+		.max_seq = UINT64_MAX,
+		.has_attr = true,
+		.attr = HT_ATTR_RESOURCE_NAME,
+		.value = "x" };
 	struct ht_run_builder *b;
 	struct ht_run_cursor *c;
 	struct ht_index_hit h;
@@ -659,8 +684,10 @@ test_property(void **state)
 	struct fixture *fx = *state;
 	struct rng r = { test_seed(20240501) };
 	struct ht_index_hit *want, *got;
-	struct ht_index_query all = { .start = INT64_MIN, .end = INT64_MAX,
-		.max_seq = UINT64_MAX, .include_data = true };
+	struct ht_index_query all = { .start = INT64_MIN,
+		.end = INT64_MAX,
+		.max_seq = UINT64_MAX,
+		.include_data = true };
 	struct ht_run_builder *b;
 	struct ht_run_cursor *c;
 	struct ht_run_info info;
@@ -703,6 +730,101 @@ test_property(void **state)
 	free(want);
 	free(got);
 	set_free(&st);
+}
+
+/* Runs of 1 to 24 records: single-block files, one-entry posting lists,
+ * runs with no, one or only management events. */
+static void
+test_tiny(void **state)
+{
+	struct fixture *fx = *state;
+	struct rng r = { test_seed(11) };
+	struct ht_run_builder *b;
+	struct ht_run *run;
+	struct set st;
+
+	for (size_t n = 1; n <= 24; n++) {
+		set_make(&st, &r, n);
+		/* All data or none; exactly one management event; random. */
+		for (size_t i = 0; i < n && n % 3 != 2; i++)
+			st.recs[i].flags = n % 3 == 0 ? (n % 2 ? HT_ENTRY_DATA : 0) :
+							(i == n / 2 ? 0 : HT_ENTRY_DATA);
+		b = build(&st, &r, n % 2 == 0);
+		check_many(&(struct src){ .b = b }, &st, st.n, &r, 60);
+		assert_int_equal(ht_run_builder_freeze(b), 0);
+		check_many(&(struct src){ .b = b }, &st, st.n, &r, 60);
+		assert_int_equal(ht_run_builder_write(b, fx->path, 16, 17), 0);
+		assert_int_equal(ht_run_open(fx->path, &run), 0);
+		check_many(&(struct src){ .run = run }, &st, st.n, &r, 60);
+		ht_run_close(run);
+		ht_run_builder_free(b);
+		set_free(&st);
+	}
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NO_RLIMIT_AS 1 /* the sanitizers reserve terabytes of address space */
+#endif
+
+#ifndef NO_RLIMIT_AS
+static size_t
+vm_bytes(void)
+{
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "%lu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+#endif
+
+/* Freeze with the address space capped a little above what is in use, at
+ * growing headroom, so allocations fail at different points: each failure
+ * is -ENOMEM with the builder still whole (it answers as an unfrozen one),
+ * and once there is room the freeze succeeds and answers correctly. */
+static void
+test_freeze_enomem(void **state)
+{
+#ifdef NO_RLIMIT_AS
+	(void)state;
+	skip();
+#else
+	struct rng r = { test_seed(123) };
+	struct ht_run_builder *b;
+	struct rlimit old, cap;
+	int v = -ENOMEM, fails = 0;
+	struct set st;
+
+	(void)state;
+	/* Valgrind's own memory lives under the same cap. */
+	if (getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload")) {
+		skip();
+		return;
+	}
+	set_make(&st, &r, 30000);
+	b = build(&st, &r, true);
+	assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
+	for (size_t room = 64 * 1024; v == -ENOMEM && room < (64u << 20); room += room / 2) {
+		cap = (struct rlimit){ .rlim_cur = vm_bytes() + room, .rlim_max = old.rlim_max };
+		assert_int_equal(setrlimit(RLIMIT_AS, &cap), 0);
+		v = ht_run_builder_freeze(b);
+		assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+		if (v == -ENOMEM) {
+			fails++;
+			check_many(&(struct src){ .b = b }, &st, st.n, &r, 10);
+		}
+	}
+	print_message("freeze failed %d times before it had room\n", fails);
+	assert_int_equal(v, 0);
+	assert_true(fails > 0);
+	check_many(&(struct src){ .b = b }, &st, st.n, &r, 100);
+	ht_run_builder_free(b);
+	set_free(&st);
+#endif
 }
 
 /* A run far larger than the cache, and with no cache at all. */
@@ -786,8 +908,33 @@ check_cost(struct ht_run *run, struct ht_index_query *q, const struct set *st,
 	ht_run_cursor_free(c);
 	print_message("cursor: %llu block reads to create, %llu for 50 hits\n",
 	    (unsigned long long)made, (unsigned long long)walked);
-	assert_true(made <= 3 * 17);	/* three binary searches over <= 2^17 items */
+	assert_true(made <= 3 * 17); /* three binary searches over <= 2^17 items */
 	assert_true(walked <= 2 * 50 + 2);
+}
+
+/* A narrow window in the middle: the cursor stops at the window's start
+ * instead of reading on to the oldest entry. */
+static void
+check_window_cost(struct ht_run *run, const struct set *st, struct ht_index_hit *all)
+{
+	struct ht_index_query q = { .start = T0 + 50 * 86400,
+		.end = T0 + 50 * 86400 + 7200,
+		.max_seq = UINT64_MAX,
+		.include_data = true };
+	size_t m = brute(st->recs, st->n, &q, all), k = 0;
+	struct ht_run_cursor *c;
+	struct ht_index_hit h;
+	uint64_t last = 0, reads;
+
+	reads_since(&last);
+	assert_int_equal(ht_run_query(run, &q, &c), 0);
+	while (ht_run_cursor_next(c, &h) == 1)
+		assert_int_equal(h.seq, all[k++].seq);
+	reads = reads_since(&last);
+	ht_run_cursor_free(c);
+	assert_int_equal(k, m);
+	print_message("window: %zu hits, %llu block reads\n", m, (unsigned long long)reads);
+	assert_true(reads <= 17 + m / 64 + 4);
 }
 
 static void
@@ -795,8 +942,7 @@ test_costs(void **state)
 {
 	struct fixture *fx = *state;
 	struct rng r = { test_seed(31337) };
-	struct ht_index_query q = { .start = INT64_MIN, .end = INT64_MAX,
-		.max_seq = UINT64_MAX };
+	struct ht_index_query q = { .start = INT64_MIN, .end = INT64_MAX, .max_seq = UINT64_MAX };
 	struct ht_run_builder *b;
 	struct ht_index_hit *all;
 	struct ht_run *run;
@@ -810,15 +956,16 @@ test_costs(void **state)
 	assert_int_equal(ht_run_builder_write(b, fx->path, 16, 17), 0);
 	ht_run_builder_free(b);
 	assert_int_equal(ht_run_open(fx->path, &run), 0);
-	check_cost(run, &q, &st, all);		/* time only, management events */
+	check_cost(run, &q, &st, all); /* time only, management events */
 	q.has_after = false;
 	q.include_data = true;
-	check_cost(run, &q, &st, all);		/* time only, everything */
+	check_cost(run, &q, &st, all); /* time only, everything */
 	q.has_after = false;
 	q.has_attr = true;
 	q.attr = HT_ATTR_EVENT_SOURCE;
 	q.value = st.pool[HT_ATTR_EVENT_SOURCE][0];
-	check_cost(run, &q, &st, all);		/* a frequent value */
+	check_cost(run, &q, &st, all); /* a frequent value */
+	check_window_cost(run, &st, all);
 	ht_run_close(run);
 	free(all);
 	set_free(&st);
@@ -832,7 +979,7 @@ struct worker {
 	uint64_t seed;
 	int queries;
 	int bad;
-	const char *path;	/* writer: write s->b here */
+	const char *path; /* writer: write s->b here */
 	int err;
 };
 
@@ -890,8 +1037,8 @@ test_threads(void **state)
 	assert_int_equal(ht_run_open(fx->path, &run), 0);
 	rsrc.run = run;
 	for (int i = 0; i < 3; i++) {
-		ws[i] = (struct worker){ .s = &rsrc, .st = &st,
-			.seed = rnd(&r) | 1, .queries = 150 };
+		ws[i] =
+		    (struct worker){ .s = &rsrc, .st = &st, .seed = rnd(&r) | 1, .queries = 150 };
 		assert_int_equal(pthread_create(&th[i], NULL, query_thread, &ws[i]), 0);
 	}
 	for (int i = 0; i < 3; i++) {
@@ -944,8 +1091,7 @@ le64(const unsigned char *p)
 /* All hits of q on s into out; returns the count, and in *ret_err the
  * error (0 or negative) that ended it. */
 static size_t
-drain(const struct src *s, const struct ht_index_query *q, struct ht_index_hit *out,
-    int *ret_err)
+drain(const struct src *s, const struct ht_index_query *q, struct ht_index_hit *out, int *ret_err)
 {
 	struct ht_run_cursor *c;
 	size_t n = 0;
@@ -957,7 +1103,7 @@ drain(const struct src *s, const struct ht_index_query *q, struct ht_index_hit *
 	while ((v = ht_run_cursor_next(c, &out[n])) == 1)
 		n++;
 	*ret_err = v;
-	if (v < 0)	/* sticky */
+	if (v < 0) /* sticky */
 		assert_int_equal(ht_run_cursor_next(c, &out[n]), v);
 	ht_run_cursor_free(c);
 	return n;
@@ -987,8 +1133,7 @@ compare_damaged(struct ht_run *good, struct ht_run *bad, const struct ht_index_q
 static int
 sweep_damaged(struct ht_run *good, struct ht_run *bad, const struct set *st)
 {
-	struct ht_index_query q = { .start = INT64_MIN, .end = INT64_MAX,
-		.max_seq = UINT64_MAX };
+	struct ht_index_query q = { .start = INT64_MIN, .end = INT64_MAX, .max_seq = UINT64_MAX };
 	struct ht_index_hit *a = malloc((st->n + 1) * sizeof(*a));
 	struct ht_index_hit *b = malloc((st->n + 1) * sizeof(*b));
 	int n_bad = 0;
@@ -1068,7 +1213,8 @@ test_corruption(void **state)
 		ht_run_close(bad);
 	}
 	/* Header fields, reserved bytes, its CRC; the CRC table: open fails. */
-	const size_t head[] = { 0, 9, 20, 45, 70, 121, 130, 133, 200, 252, 255, end, len - 1 };
+	const size_t head[] = { 0, 9, 20, 45, 70, 121, 130, 133, 137, 141, 200, 252, 255, end,
+		len - 1 };
 	for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++) {
 		unsigned char *copy = malloc(len);
 
@@ -1104,8 +1250,8 @@ test_truncation(void **state)
 	ht_run_builder_free(b);
 	img = slurp(fx->path, &len);
 	end = le64(img + 120);
-	const size_t cuts[] = { len - 1, len - 4, end + 1, end, end - 1, 4096, HDR_LEN,
-		HDR_LEN - 1, 100, 0 };
+	const size_t cuts[] = { len - 1, len - 4, end + 1, end, end - 1, 4096, HDR_LEN, HDR_LEN - 1,
+		100, 0 };
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
 		spit(fx->path2, img, cuts[i]);
 		assert_int_equal(ht_run_open(fx->path2, &run), -EBADMSG);
@@ -1134,8 +1280,12 @@ test_errors(void **state)
 	const struct ht_attr_value bad_attr[] = { { HT_ATTR_COUNT, "x" } };
 	const struct ht_attr_value null_val[] = { { HT_ATTR_USERNAME, NULL } };
 	struct ht_index_rec rec = { .time = 1, .seq = 1, .vals = bad_attr, .n_vals = 1 };
-	struct ht_index_query q = { .start = 0, .end = 10, .max_seq = UINT64_MAX,
-		.has_attr = true, .attr = HT_ATTR_USERNAME, .value = NULL };
+	struct ht_index_query q = { .start = 0,
+		.end = 10,
+		.max_seq = UINT64_MAX,
+		.has_attr = true,
+		.attr = HT_ATTR_USERNAME,
+		.value = NULL };
 	struct ht_run_builder *b;
 	struct ht_run_cursor *c = NULL;
 	struct ht_run *run = NULL;
@@ -1184,6 +1334,8 @@ main(void)
 		T(test_empty),
 		T(test_small_exact),
 		T(test_property),
+		T(test_tiny),
+		T(test_freeze_enomem),
 		T(test_small_cache),
 		T(test_costs),
 		T(test_threads),
