@@ -1130,6 +1130,14 @@ static const struct cp_items source_items = { sizeof(struct ht_conf_source), sou
 static const struct cp_items trail_items = { sizeof(struct ht_conf_trail), trail_item, 0,
 	NULL };
 
+/* trail_defaults: what trails created through the API get (the API has no
+ * member for these). */
+static const struct cp_field trail_defaults_fields[] = {
+	{ "delivery", cp_sub, MEMBER(struct ht_conf_trail_defaults, delivery),
+	    .arg = delivery_fields },
+	{ .key = NULL },
+};
+
 #define CONF_LIST(k, fn, items) { #k, fn, MEMBER(struct ht_conf, k), \
 	.noff = offsetof(struct ht_conf, n_##k), .arg = &items }
 
@@ -1146,6 +1154,8 @@ static const struct cp_field root_fields[] = {
 	CONF_LIST(topics, cp_named, topic_items),
 	CONF_LIST(sources, cp_list, source_items),
 	CONF_LIST(trails, cp_list, trail_items),
+	{ "trail_defaults", cp_sub, MEMBER(struct ht_conf, trail_defaults),
+	    .arg = trail_defaults_fields },
 	{ .key = NULL },
 };
 
@@ -1156,6 +1166,9 @@ conf_defaults(struct ht_conf *c)
 	c->history.max_disk = 0;
 	c->history.fsync = HT_FSYNC_INTERVAL;
 	c->history.fsync_interval_ms = 1000;
+	c->trail_defaults.delivery.interval_ms = 5 * 60 * 1000;
+	c->trail_defaults.delivery.max_events = 10000;
+	c->trail_defaults.delivery.max_bytes = 50 * MIB;
 	c->state_dir = strdup("/var/lib/hosttrail");
 	c->api.socket = strdup("api.sock");
 	if (c->state_dir == NULL || c->api.socket == NULL)

@@ -86,6 +86,10 @@ struct ht_conf_trail {
 	struct ht_conf_delivery delivery;
 };
 
+struct ht_conf_trail_defaults {
+	struct ht_conf_delivery delivery;	/* for trails created with CreateTrail */
+};
+
 struct ht_conf {
 	char *path;			/* file the config came from, or "<embedded default>" */
 	char *account_id;		/* 12 digits */
@@ -102,6 +106,7 @@ struct ht_conf {
 	size_t n_sources;
 	struct ht_conf_trail *trails;
 	size_t n_trails;
+	struct ht_conf_trail_defaults trail_defaults;
 };
 
 /* The embedded default config's YAML text (conf/hosttrail.yaml, built in). */

@@ -21,12 +21,14 @@
 
 #include "api/events.h"
 #include "api/http.h"
+#include "api/trails.h"
 #include "conf.h"
 #include "daemon.h"
 #include "fileio.h"
 #include "history/history.h"
 #include "log.h"
 #include "pipeline.h"
+#include "registry.h"
 #include "sources/source.h"
 #include "trail/trail.h"
 #include "worker.h"
@@ -56,19 +58,17 @@ struct ht_daemon {
 	struct ht_worker *builders;
 	struct ht_api *api;
 	struct ht_api_events *events;
+	struct ht_api_trails *api_trails;
 	char *api_socket;
 	struct ht_source_env source_env;
 	struct source_slot sources[8];
 	size_t n_sources;
 	struct ht_trail_env trail_env;
-	struct ht_trail *trails[HT_MAX_TRAILS_PER_REGION];
-	size_t n_trails;
-	struct ht_trail *retiring[16];	/* removed, still delivering their last records */
-	size_t n_retiring;
+	struct ht_registry *trails;
 	/* shutdown */
 	struct event *poll;
 	struct event *deadline;
-	unsigned trails_flushing;
+	bool stopped;
 	ht_daemon_stopped_fn stopped_fn;
 	void *stopped_arg;
 };
@@ -78,8 +78,8 @@ daemon_history_grew(size_t n, uint64_t bytes, void *arg)
 {
 	struct ht_daemon *d = arg;
 
-	for (size_t i = 0; i < d->n_trails; i++)
-		ht_trail_history_grew(d->trails[i], n, bytes);
+	if (d->trails)
+		ht_registry_history_grew(d->trails, n, bytes);
 }
 
 /* ---- sources ---- */
@@ -140,90 +140,6 @@ daemon_reload_sources(struct ht_daemon *d, const struct ht_conf *conf)
 		log_info("source %s: removed from the config, stopped", d->sources[i].ops->type);
 		d->sources[i].ops->stop(d->sources[i].state);
 		d->sources[i] = d->sources[--d->n_sources];
-	}
-}
-
-/* ---- trails ---- */
-
-static ssize_t
-daemon_find_trail(const struct ht_daemon *d, const char *name)
-{
-	for (size_t i = 0; i < d->n_trails; i++)
-		if (strcmp(ht_trail_name(d->trails[i]), name) == 0)
-			return (ssize_t)i;
-	return -1;
-}
-
-static const struct ht_conf_trail *
-conf_find_trail(const struct ht_conf *conf, const char *name)
-{
-	for (size_t i = 0; i < conf->n_trails; i++)
-		if (strcmp(conf->trails[i].name, name) == 0)
-			return &conf->trails[i];
-	return NULL;
-}
-
-static int
-daemon_start_trails(struct ht_daemon *d)
-{
-	for (size_t i = 0; i < d->conf->n_trails; i++) {
-		int v = ht_trail_new(&d->trail_env, d->conf, &d->conf->trails[i],
-		    &d->trails[d->n_trails]);
-
-		if (v < 0)
-			return v;
-		d->n_trails++;
-	}
-	return 0;
-}
-
-static void
-daemon_trail_retired(struct ht_trail *t, void *arg)
-{
-	struct ht_daemon *d = arg;
-
-	for (size_t i = 0; i < d->n_retiring; i++) {
-		if (d->retiring[i] == t) {
-			d->retiring[i] = d->retiring[--d->n_retiring];
-			break;
-		}
-	}
-	/* At shutdown, removed trails finishing their last file count too. */
-	if (d->trails_flushing > 0 && --d->trails_flushing == 0 && d->stopped_fn)
-		d->stopped_fn(d->stopped_arg);
-}
-
-static void
-daemon_reload_trails(struct ht_daemon *d, const struct ht_conf *conf)
-{
-	/* Retire first, so a full set of 5 can be swapped for another. */
-	for (size_t i = d->n_trails; i-- > 0;) {
-		if (conf_find_trail(conf, ht_trail_name(d->trails[i])))
-			continue;
-		if (d->n_retiring < sizeof(d->retiring) / sizeof(d->retiring[0])) {
-			d->retiring[d->n_retiring++] = d->trails[i];
-			ht_trail_retire(d->trails[i], daemon_trail_retired, d);
-		} else {
-			log_warnx("trail %s: removed while 16 other removed trails are still "
-			    "delivering; stopping it now (its cursor stays)",
-			    ht_trail_name(d->trails[i]));
-			ht_trail_free(d->trails[i]);
-		}
-		d->trails[i] = d->trails[--d->n_trails];
-	}
-	for (size_t i = 0; i < conf->n_trails; i++) {
-		const struct ht_conf_trail *tc = &conf->trails[i];
-		ssize_t at = daemon_find_trail(d, tc->name);
-
-		if (at >= 0) {
-			(void)ht_trail_update(d->trails[at], conf, tc);
-			continue;
-		}
-		if (d->n_trails < HT_MAX_TRAILS_PER_REGION &&
-		    ht_trail_new(&d->trail_env, conf, tc, &d->trails[d->n_trails]) == 0) {
-			d->n_trails++;
-			log_info("trail %s: added", tc->name);
-		}
 	}
 }
 
@@ -289,7 +205,9 @@ ht_daemon_new(struct event_base *base, struct ht_conf *conf, struct ht_daemon **
 		.api = d->api, .conf = conf };
 	d->trail_env = (struct ht_trail_env){ .base = base, .history = d->history,
 		.builders = d->builders, .state_dir = conf->state_dir };
-	v = daemon_start_trails(d);
+	v = ht_registry_new(&d->trail_env, conf, &d->trails);
+	if (v == 0)
+		v = ht_api_trails_new(d->api, d->trails, conf, &d->api_trails);
 	if (v == 0)
 		v = daemon_start_sources(d);
 	if (v < 0)
@@ -343,9 +261,10 @@ ht_daemon_reload(struct ht_daemon *d, struct ht_conf *conf, char *errbuf, size_t
 	d->source_env.conf = conf;
 	ht_pipeline_set_conf(d->pipeline, conf);
 	ht_api_events_set_conf(d->events, conf);
+	ht_api_trails_set_conf(d->api_trails, conf);
 	ht_history_set_conf(d->history, &conf->history);
 	d->trail_env.state_dir = conf->state_dir;
-	daemon_reload_trails(d, conf);
+	ht_registry_reload(d->trails, conf);
 	daemon_reload_sources(d, conf);
 	ht_conf_free(old);
 	return 0;
@@ -353,14 +272,16 @@ ht_daemon_reload(struct ht_daemon *d, struct ht_conf *conf, char *errbuf, size_t
 
 /* ---- shutdown ---- */
 
+/* Call the stop callback once, whichever of flush or deadline comes first. */
 static void
-daemon_trail_flushed(struct ht_trail *t, void *arg)
+daemon_stopped(void *arg)
 {
 	struct ht_daemon *d = arg;
 
-	log_debug("trail %s: flushed", ht_trail_name(t));
-	if (--d->trails_flushing == 0 && d->stopped_fn)
-		d->stopped_fn(d->stopped_arg);
+	if (d->stopped)
+		return;
+	d->stopped = true;
+	d->stopped_fn(d->stopped_arg);
 }
 
 static void
@@ -370,15 +291,7 @@ daemon_flush_trails(struct ht_daemon *d)
 
 	if (v < 0)
 		log_msg(HT_LOG_ERR, -v, "history: final fsync failed");
-	if (d->n_trails + d->n_retiring == 0) {
-		d->stopped_fn(d->stopped_arg);
-		return;
-	}
-	/* Count first: a trail with nothing pending reports at once.  Removed
-	 * trails still delivering report through daemon_trail_retired. */
-	d->trails_flushing = (unsigned)(d->n_trails + d->n_retiring);
-	for (size_t i = 0; i < d->n_trails; i++)
-		ht_trail_flush(d->trails[i], daemon_trail_flushed, d);
+	ht_registry_flush(d->trails, daemon_stopped, d);
 }
 
 static void
@@ -401,11 +314,9 @@ daemon_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ht_daemon *d = arg;
 
-	log_warnx("shutdown: %u trail(s) could not deliver everything within %d s; the "
-	    "records stay in history and are delivered after the next start",
-	    d->trails_flushing, SHUTDOWN_DEADLINE_S);
-	d->trails_flushing = 0;
-	d->stopped_fn(d->stopped_arg);
+	log_warnx("shutdown: trails could not deliver everything within %d s; the records "
+	    "stay in history and are delivered after the next start", SHUTDOWN_DEADLINE_S);
+	daemon_stopped(d);
 }
 
 void
@@ -445,15 +356,8 @@ ht_daemon_status(const struct ht_daemon *d, char *buf, size_t len)
 	    (unsigned long long)(hs.segment_bytes >> 20), (unsigned long long)(hs.index_bytes >> 20),
 	    (unsigned long long)(hs.dropped_retention + hs.dropped_disk),
 	    (unsigned long long)hs.dropped_disk);
-	for (size_t i = 0; i < d->n_trails && n < len; i++) {
-		struct ht_trail_stats ts;
-
-		ht_trail_stats(d->trails[i], &ts);
-		n += (size_t)snprintf(buf + n, len - n, "; trail %s: %s, %llu files, %llu records%s%s",
-		    ht_trail_name(d->trails[i]), ts.logging ? "logging" : "stopped",
-		    (unsigned long long)ts.files, (unsigned long long)ts.events,
-		    ts.latest_error[0] ? ", last error: " : "", ts.latest_error);
-	}
+	if (n < len)
+		n += ht_registry_status(d->trails, buf + n, len - n);
 	for (size_t i = 0; i < d->n_sources && n < len; i++) {
 		char s[256];
 
@@ -468,15 +372,7 @@ ht_daemon_log_summary(const struct ht_daemon *d)
 	log_info("ready: account %s, region %s, state in %s", d->conf->account_id, d->conf->region,
 	    d->conf->state_dir);
 	log_info("API socket: %s", d->api_socket);
-	for (size_t i = 0; i < d->conf->n_trails; i++) {
-		const struct ht_conf_trail *tc = &d->conf->trails[i];
-		const struct ht_conf_bucket *b = ht_conf_bucket(d->conf, tc->s3_bucket_name);
-		char *path = b ? ht_conf_path(d->conf, b->path) : NULL;
-
-		log_info("trail %s: bucket %s, spool %s, %s", tc->name, tc->s3_bucket_name,
-		    path ? path : "?", tc->start_logging ? "logging" : "not logging");
-		free(path);
-	}
+	ht_registry_log_summary(d->trails);
 }
 
 void
@@ -489,13 +385,11 @@ ht_daemon_free(struct ht_daemon *d)
 	/* Builds in flight finish before trails can go. */
 	if (d->builders)
 		ht_worker_drain(d->builders);
-	for (size_t i = 0; i < d->n_trails; i++)
-		ht_trail_free(d->trails[i]);
-	for (size_t i = 0; i < d->n_retiring; i++)
-		ht_trail_free(d->retiring[i]);
+	ht_registry_free(d->trails);
 	ht_worker_free(d->builders);
 	ht_api_free(d->api);
 	ht_api_events_free(d->events);
+	ht_api_trails_free(d->api_trails);
 	ht_pipeline_free(d->pipeline);
 	ht_history_close(d->history);
 	if (d->poll)

@@ -569,7 +569,7 @@ ht_trail_retire(struct ht_trail *t, ht_trail_flushed_fn fn, void *arg)
 	t->retired_fn = fn;
 	t->retired_arg = arg;
 	t->flush_fn = NULL;
-	log_info("trail %s: removed from the config; delivering what it recorded, then "
+	log_info("trail %s: removed; delivering what it recorded, then "
 	    "forgetting it", t->s.name);
 	trail_set_logging(t, false);
 }
@@ -585,6 +585,8 @@ ht_trail_stats(const struct ht_trail *t, struct ht_trail_stats *ret)
 {
 	*ret = t->stats;
 	ret->logging = t->cur.logging;
+	ret->start_logging_time = t->cur.start_logging_time;
+	ret->stop_logging_time = t->cur.stop_logging_time;
 }
 
 static void

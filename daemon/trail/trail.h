@@ -38,6 +38,8 @@ struct ht_trail_stats {
 	bool latest_attempt_succeeded;
 	char latest_error[512];		/* "" when the last attempt succeeded */
 	bool logging;
+	int64_t start_logging_time;	/* epoch s, 0 = never */
+	int64_t stop_logging_time;	/* epoch s, 0 = never */
 };
 
 typedef void (*ht_trail_flushed_fn)(struct ht_trail *t, void *arg);
