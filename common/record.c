@@ -713,8 +713,15 @@ ht_record_is_global(const struct ht_record *rec)
 		"cloudfront.amazonaws.com", "route53.amazonaws.com",
 	};
 
+	static const char suffix[] = ".identity";
+	size_t len;
+
 	if (rec->event_source == NULL)
 		return false;
+	len = strlen(rec->event_source);
+	if (len >= sizeof(suffix) - 1 &&
+	    strcmp(rec->event_source + len - (sizeof(suffix) - 1), suffix) == 0)
+		return true;
 	for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++)
 		if (strcmp(rec->event_source, global[i]) == 0)
 			return true;

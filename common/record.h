@@ -75,11 +75,11 @@ enum ht_record_flag {
 
 /* eventSource of the host's identity changes (users, groups, passwords,
  * sudoers): hosttrail's global service events, like IAM's on AWS. */
-#define HT_GLOBAL_EVENT_SOURCE "identity.host"
+#define HT_GLOBAL_EVENT_SOURCE "host.identity"
 
-/* A global service event: eventSource HT_GLOBAL_EVENT_SOURCE, or one of
- * AWS's global services (iam, sts, cloudfront, route53) for ingested
- * events.  Such events go only to trails that include global service
+/* A global service event: an eventSource ending in ".identity" (such as
+ * HT_GLOBAL_EVENT_SOURCE), or one of AWS's global services (iam, sts,
+ * cloudfront, route53) for ingested events.  Such events go only to trails that include global service
  * events. */
 bool ht_record_is_global(const struct ht_record *rec);
 /* The HT_RF_* flags of rec (with HT_RF_KNOWN). */

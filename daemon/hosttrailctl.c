@@ -538,45 +538,77 @@ parse_output(const char *s, enum out_fmt *ret)
 	return 0;
 }
 
+/* --lookup-attributes: one more item of LookupAttributes.  0 or 2. */
+static int
+opt_attribute(const char *arg, struct lookup_args *la)
+{
+	struct json_object *list;
+
+	if (!json_object_object_get_ex(la->req, "LookupAttributes", &list)) {
+		list = json_object_new_array();
+		json_object_object_add(la->req, "LookupAttributes", list);
+	}
+	if (list != NULL && parse_attribute(arg, list) == 0)
+		return 0;
+	fprintf(stderr, "hosttrailctl: --lookup-attributes wants "
+	    "AttributeKey=KEY,AttributeValue=VALUE, not \"%s\"\n", arg);
+	return 2;
+}
+
+/* --start-time / --end-time into member (StartTime / EndTime).  0 or 2. */
+static int
+opt_time(const char *arg, const char *member, struct lookup_args *la)
+{
+	int64_t t;
+
+	if (parse_time(arg, &t) == 0) {
+		json_object_object_add(la->req, member, json_object_new_int64(t));
+		return 0;
+	}
+	fprintf(stderr, "hosttrailctl: --%s-time: \"%s\" is neither ISO 8601 "
+	    "(2026-01-02T03:04:05Z) nor epoch seconds\n", *member == 'S' ? "start" : "end", arg);
+	return 2;
+}
+
+/* --max-results: any integer; the daemon checks the range.  0 or 2. */
+static int
+opt_max_results(const char *arg, struct lookup_args *la)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(arg, &end, 10);
+	if (errno == 0 && end != arg && *end == '\0' && n >= INT32_MIN && n <= INT32_MAX) {
+		json_object_object_add(la->req, "MaxResults", json_object_new_int64(n));
+		return 0;
+	}
+	fprintf(stderr, "hosttrailctl: --max-results: \"%s\" is not a number\n", arg);
+	return 2;
+}
+
+static int
+opt_output(const char *arg, struct lookup_args *la)
+{
+	if (parse_output(arg, &la->fmt) == 0)
+		return 0;
+	fprintf(stderr, "hosttrailctl: --output is table, json or csv, not \"%s\"\n", arg);
+	return 2;
+}
+
 /* One option into la; 0, or 2 (usage error, printed). */
 static int
 lookup_option(int c, const char *arg, struct lookup_args *la)
 {
-	struct json_object *list;
-	int64_t t;
-	char *end;
-	long long n;
-
 	switch (c) {
 	case 'a':
-		if (!json_object_object_get_ex(la->req, "LookupAttributes", &list)) {
-			list = json_object_new_array();
-			json_object_object_add(la->req, "LookupAttributes", list);
-		}
-		if (parse_attribute(arg, list) == 0)
-			return 0;
-		fprintf(stderr, "hosttrailctl: --lookup-attributes wants "
-		    "AttributeKey=KEY,AttributeValue=VALUE, not \"%s\"\n", arg);
-		return 2;
+		return opt_attribute(arg, la);
 	case 's':
+		return opt_time(arg, "StartTime", la);
 	case 'e':
-		if (parse_time(arg, &t) == 0) {
-			json_object_object_add(la->req, c == 's' ? "StartTime" : "EndTime",
-			    json_object_new_int64(t));
-			return 0;
-		}
-		fprintf(stderr, "hosttrailctl: --%s-time: \"%s\" is neither ISO 8601 "
-		    "(2026-01-02T03:04:05Z) nor epoch seconds\n", c == 's' ? "start" : "end", arg);
-		return 2;
+		return opt_time(arg, "EndTime", la);
 	case 'm':
-		errno = 0;
-		n = strtoll(arg, &end, 10);
-		if (errno == 0 && end != arg && *end == '\0' && n >= INT32_MIN && n <= INT32_MAX) {
-			json_object_object_add(la->req, "MaxResults", json_object_new_int64(n));
-			return 0;
-		}
-		fprintf(stderr, "hosttrailctl: --max-results: \"%s\" is not a number\n", arg);
-		return 2;
+		return opt_max_results(arg, la);
 	case 'c':
 		json_object_object_add(la->req, "EventCategory", json_object_new_string(arg));
 		return 0;
@@ -587,10 +619,7 @@ lookup_option(int c, const char *arg, struct lookup_args *la)
 		la->all = true;
 		return 0;
 	case 'o':
-		if (parse_output(arg, &la->fmt) == 0)
-			return 0;
-		fprintf(stderr, "hosttrailctl: --output is table, json or csv, not \"%s\"\n", arg);
-		return 2;
+		return opt_output(arg, la);
 	default:
 		return 2;
 	}
@@ -951,7 +980,10 @@ lookup_page(struct api *a, struct json_object *req, struct json_object **ret)
 	return 0;
 }
 
-/* Ask for pages from la->next_token on; one page, or all with --all. */
+/* Ask for pages from la->next_token on: one, or all with --all, each printed
+ * and freed before the next is asked for.  A failure after some output
+ * leaves it incomplete (json unterminated), so that with exit status 1 or 2
+ * it cannot pass for a whole answer. */
 static int
 lookup_run(struct api *a, struct lookup_args *la)
 {

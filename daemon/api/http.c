@@ -11,7 +11,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -30,6 +34,7 @@ struct api_op {
 
 struct ht_api {
 	struct event_base *base;
+	gid_t admin_gid;		/* the hosttrail group, or (gid_t)-1 */
 	struct api_op *ops;
 	size_t n_ops;
 	struct evhttp *http;
@@ -90,17 +95,77 @@ api_parse_body(struct evhttp_request *req)
 	return obj;
 }
 
+/* Is uid (primary group gid) root, us, or in the hosttrail group? */
+static bool
+api_local_admin(const struct ht_api *api, uid_t uid, gid_t gid)
+{
+	gid_t groups[256];
+	int n = 256;
+	struct passwd *pw;
+
+	if (uid == 0 || uid == geteuid())
+		return true;
+	if (api->admin_gid == (gid_t)-1)
+		return false;
+	if (gid == api->admin_gid)
+		return true;
+	pw = getpwuid(uid);
+	if (pw == NULL || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == api->admin_gid)
+			return true;
+	return false;
+}
+
+int
+ht_api_authorize(struct ht_api *api, struct evhttp_request *req, struct ht_api_caller *ret)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+
+	memset(ret, 0, sizeof(*ret));
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		ht_reply_error(req, 500, "InternalFailure", "cannot identify the connection");
+		return -EACCES;
+	}
+	if (ss.ss_family != AF_UNIX) {
+		ht_reply_error(req, 400, "AccessDeniedException", "signed requests are not "
+		    "accepted here yet");
+		return -EACCES;
+	}
+	ret->local = true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+	    !api_local_admin(api, cred.uid, cred.gid)) {
+		ht_reply_error(req, 400, "AccessDeniedException", "uid %d may not use hosttraild's "
+		    "API socket: only root and members of the hosttrail group may",
+		    cl == sizeof(cred) ? (int)cred.uid : -1);
+		return -EACCES;
+	}
+	ret->uid = cred.uid;
+	ret->admin = true;
+	return 0;
+}
+
 static void
 api_dispatch_cb(struct evhttp_request *req, void *arg)
 {
 	struct ht_api *api = arg;
 	const char *target = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "X-Amz-Target");
+	struct ht_api_caller caller;
 	const struct api_op *op;
 	struct json_object *body;
 
+	if (ht_api_authorize(api, req, &caller) < 0)
+		return;
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		ht_reply_error(req, 405, "UnsupportedOperationException",
+		ht_reply_error(req, 400, "UnsupportedOperationException",
 		    "CloudTrail operations are POST /");
 		return;
 	}
@@ -150,6 +215,11 @@ ht_api_new(struct event_base *base, struct ht_api **ret)
 	if (api == NULL)
 		return -ENOMEM;
 	api->base = base;
+	{
+		struct group *gr = getgrnam("hosttrail");
+
+		api->admin_gid = gr ? gr->gr_gid : (gid_t)-1;
+	}
 	api->http = evhttp_new(base);
 	if (api->http == NULL) {
 		free(api);
@@ -207,6 +277,10 @@ ht_api_listen_unix(struct ht_api *api, const char *path)
 		log_msg(HT_LOG_ERR, -v, "api: cannot listen on %s", path);
 		goto fail;
 	}
+	/* Members of the hosttrail group may connect (the unit runs with that
+	 * group already; this covers a daemon started by hand as root). */
+	if (api->admin_gid != (gid_t)-1 && chown(path, (uid_t)-1, api->admin_gid) < 0)
+		log_debug("api: cannot give %s to the hosttrail group: %s", path, strerror(errno));
 	lev = evconnlistener_new(api->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
 	    0, fd);
 	if (lev == NULL) {

@@ -14,6 +14,9 @@ struct ht_api;
 #define HT_API_MAX_BODY (8 * 1024 * 1024)
 #define HT_API_TIMEOUT_S 30
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 struct json_object;
 
 typedef void (*ht_api_handler)(struct evhttp_request *req, void *arg);
@@ -23,6 +26,20 @@ typedef void (*ht_api_op_fn)(struct evhttp_request *req, struct json_object *bod
 
 /* X-Amz-Target prefix of CloudTrail's operations. */
 #define HT_API_TARGET_PREFIX "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+
+/* Who is calling: from the unix socket, the peer's credentials decide
+ * (root, the daemon's own user and members of the hosttrail group are
+ * admins; anyone else is refused); on TCP, the request's SigV4 signature. */
+struct ht_api_caller {
+	bool local;			/* came through the unix socket */
+	uid_t uid;			/* local only */
+	bool admin;
+	char access_key[129];		/* TCP only: the signing key */
+};
+
+/* Fill *ret for req.  0, or -EACCES when the caller may not use the API at
+ * all (the reply has been sent). */
+int ht_api_authorize(struct ht_api *api, struct evhttp_request *req, struct ht_api_caller *ret);
 
 /* A server on base. 0 or -ENOMEM. */
 int ht_api_new(struct event_base *base, struct ht_api **ret);

@@ -344,27 +344,46 @@ history_open_segment(struct ht_history *h, uint32_t day)
 
 /* ---- segment list and indexes ---- */
 
+static void history_submit_index_job(struct ht_history *h, struct ht_index_job *j);
+
+/* Jobs carry their history so a follow-up job can be queued. */
+struct index_job_ctx {
+	struct ht_history *h;
+	struct ht_index_job *j;
+};
+
 static void
 index_job_work(void *arg)
 {
-	ht_index_job_run(arg);
+	ht_index_job_run(((struct index_job_ctx *)arg)->j);
 }
 
 static void
 index_job_done(void *arg)
 {
-	ht_index_job_finish(arg);
+	struct index_job_ctx *c = arg;
+	struct ht_index_job *next = ht_index_job_finish(c->j);
+
+	history_submit_index_job(c->h, next);
+	free(c);
 }
 
 static void
 history_submit_index_job(struct ht_history *h, struct ht_index_job *j)
 {
-	if (j == NULL)
-		return;
-	if (ht_worker_submit(h->indexer, index_job_work, index_job_done, j) < 0) {
-		/* Run it here rather than leave the index half-done. */
+	struct index_job_ctx *c;
+
+	while (j) {
+		c = malloc(sizeof(*c));
+		if (c) {
+			*c = (struct index_job_ctx){ h, j };
+			if (ht_worker_submit(h->indexer, index_job_work, index_job_done, c) == 0)
+				return;
+			free(c);
+		}
+		/* Out of memory: run it here rather than leave the index half-done. */
 		ht_index_job_run(j);
-		ht_index_job_finish(j);
+		j = ht_index_job_finish(j);
 	}
 }
 
@@ -416,9 +435,11 @@ history_load_indexes(struct ht_history *h, const uint32_t *days, size_t n)
 		v = history_add_segment(h, days[i], (uint64_t)st.st_size);
 		if (v < 0)
 			return v;
-		if (h->segs[h->n_segs - 1].idx)
+		if (h->segs[h->n_segs - 1].idx) {
+			ht_seg_index_seal(h->segs[h->n_segs - 1].idx);
 			history_submit_index_job(h, ht_seg_index_take_compact(
 			    h->segs[h->n_segs - 1].idx));
+		}
 	}
 	return history_add_segment(h, live, ht_segment_size(h->seg));
 }
@@ -549,8 +570,10 @@ history_roll(struct ht_history *h)
 		h->seg = old;
 		return v;
 	}
-	if (h->n_segs >= 2 && h->segs[h->n_segs - 2].idx)
+	if (h->n_segs >= 2 && h->segs[h->n_segs - 2].idx) {
+		ht_seg_index_seal(h->segs[h->n_segs - 2].idx);
 		history_submit_index_job(h, ht_seg_index_take_compact(h->segs[h->n_segs - 2].idx));
+	}
 	if (h->retired) {
 		/* Two rollovers without a sync in between: sync this one now. */
 		(void)!fdatasync(ht_segment_fd(h->retired));
@@ -702,7 +725,10 @@ ht_history_close(struct ht_history *h)
 	/* Write the live tail as a run, so the next start need not re-index. */
 	if (history_live_index(h) && (j = ht_seg_index_take_flush(history_live_index(h), 0))) {
 		ht_index_job_run(j);
-		ht_index_job_finish(j);
+		if ((j = ht_index_job_finish(j)) != NULL) {
+			ht_index_job_run(j);
+			(void)ht_index_job_finish(j);
+		}
 	}
 	ht_worker_free(h->indexer);
 	for (size_t i = 0; i < h->n_segs; i++)
@@ -760,7 +786,10 @@ history_drop_oldest(struct ht_history *h, const char *why)
 	ht_history_segment_path(h->dir, e.day, path, sizeof(path));
 	if (unlink(path) < 0 && errno != ENOENT)
 		log_warn("history: cannot remove %s", path);
-	ht_seg_index_remove_files(h->idx_dir, e.day);
+	if (e.idx)
+		ht_seg_index_drop(e.idx);
+	else
+		ht_seg_index_remove_files(h->idx_dir, e.day);
 	ht_seg_index_unref(e.idx);
 	memmove(h->segs, h->segs + 1, (h->n_segs - 1) * sizeof(*h->segs));
 	h->n_segs--;
@@ -832,8 +861,10 @@ ht_history_reindex(struct ht_history *h, size_t i)
 	if (v < 0)
 		return v;
 	e->idx = x;
-	if (i != h->n_segs - 1)
+	if (i != h->n_segs - 1) {
+		ht_seg_index_seal(x);
 		history_submit_index_job(h, ht_seg_index_take_compact(x));
+	}
 	return 0;
 }
 

@@ -43,6 +43,8 @@ struct ht_seg_index {
 	struct ht_run_builder *tail;
 	uint64_t indexed;
 	bool job_busy;
+	bool sealed;			/* the day is over: compact when idle */
+	bool dropped;			/* retention removed the day: discard results */
 	struct ht_seg_index_info info;	/* count, times, seqs, damaged */
 };
 
@@ -223,8 +225,10 @@ list_runs(const char *dir, uint32_t day, struct run_file **ret, size_t *ret_n)
 	return 0;
 }
 
+/* Append run to the chain.  count: its records are not counted yet (a run
+ * loaded from disk), as opposed to a flushed tail already counted. */
 static int
-index_push_run(struct ht_seg_index *x, struct ht_run *run)
+index_push_run(struct ht_seg_index *x, struct ht_run *run, bool count)
 {
 	struct ht_run_info ri;
 
@@ -240,7 +244,8 @@ index_push_run(struct ht_seg_index *x, struct ht_run *run)
 	x->runs[x->n_runs++] = run;
 	ht_run_info(run, &ri);
 	x->covered = ri.seg_to;
-	info_merge(&x->info, &ri);
+	if (count)
+		info_merge(&x->info, &ri);
 	x->info.run_bytes += ri.file_bytes;
 	return 0;
 }
@@ -291,7 +296,7 @@ index_load_chain(struct ht_seg_index *x, uint64_t seg_end)
 			v = 0;
 			continue;
 		}
-		v = index_push_run(x, run);
+		v = index_push_run(x, run, true);
 		if (v < 0) {
 			ht_run_close(run);
 			break;
@@ -506,26 +511,33 @@ compact_install(struct ht_seg_index *x, struct ht_index_job *j)
 	memset(&x->info, 0, sizeof(x->info));
 	x->info.day = x->day;
 	x->info.damaged = j->damaged;
-	(void)index_push_run(x, j->run);
+	(void)index_push_run(x, j->run, true);
 	ht_run_builder_free(x->tail);
 	x->tail = nb;
 	x->tail_from = x->indexed = j->to;
 }
 
-void
+struct ht_index_job *
 ht_index_job_finish(struct ht_index_job *j)
 {
 	struct ht_seg_index *x = j->x;
+	struct ht_index_job *next = NULL;
 
 	x->job_busy = false;
-	if (x->refs == 1) {
-		/* Dropped meanwhile (retention): nothing to install. */
+	if (x->dropped) {
+		/* Retention removed the day while this ran: remove what it wrote. */
+		ht_run_close(j->run);
+		j->run = NULL;
+		if (j->err == 0 && unlink(j->path) < 0 && errno != ENOENT)
+			log_warn("index: cannot remove %s", j->path);
+	} else if (x->refs == 1) {
+		/* Let go of meanwhile (re-indexed): the file is valid, keep it. */
 		ht_run_close(j->run);
 	} else if (j->err < 0) {
 		log_msg(HT_LOG_WARNING, -j->err, "index: cannot write %s; lookups still see these "
 		    "records (kept in memory), will retry", j->path);
 	} else if (j->kind == JOB_FLUSH) {
-		if (index_push_run(x, j->run) < 0) {
+		if (index_push_run(x, j->run, false) < 0) {
 			ht_run_close(j->run);
 		} else {
 			ht_run_builder_free(x->freezing);
@@ -534,9 +546,25 @@ ht_index_job_finish(struct ht_index_job *j)
 	} else {
 		compact_install(x, j);
 	}
+	if (x->sealed && !x->dropped && x->refs > 1 && j->err == 0)
+		next = ht_seg_index_take_compact(x);
 	free(j->seg_path);
 	free(j);
 	ht_seg_index_unref(x);
+	return next;
+}
+
+void
+ht_seg_index_seal(struct ht_seg_index *x)
+{
+	x->sealed = true;
+}
+
+void
+ht_seg_index_drop(struct ht_seg_index *x)
+{
+	x->dropped = true;
+	ht_seg_index_remove_files(x->idx_dir, x->day);
 }
 
 /* ---- queries ---- */

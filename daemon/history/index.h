@@ -64,8 +64,15 @@ struct ht_index_job *ht_seg_index_take_flush(struct ht_seg_index *x, size_t min)
 struct ht_index_job *ht_seg_index_take_compact(struct ht_seg_index *x);
 /* worker: do the job. */
 void ht_index_job_run(struct ht_index_job *job);
-/* loop: install the job's result (or log its failure) and free it. */
-void ht_index_job_finish(struct ht_index_job *job);
+/* loop: install the job's result (or log its failure) and free it.
+ * Returns a follow-up job to run (the compaction of a sealed day whose tail
+ * write was in progress), or NULL. */
+struct ht_index_job *ht_index_job_finish(struct ht_index_job *job);
+/* The day is over: no more appends; compact now or when the running job
+ * finishes (take_compact / job_finish hand out the job). */
+void ht_seg_index_seal(struct ht_seg_index *x);
+/* Retention: delete the day's run files, and any a running job writes. */
+void ht_seg_index_drop(struct ht_seg_index *x);
 /* Cursors over every part of the index for q (caller frees each and the
  * array).  Returns the count, or -errno. */
 int ht_seg_index_cursors(struct ht_seg_index *x, const struct ht_index_query *q,

@@ -299,9 +299,10 @@ ht_lookup(struct ht_history *h, const struct ht_index_query *q, size_t limit,
 	out = calloc(limit, sizeof(*out));
 	if (out == NULL)
 		return -ENOMEM;
-	/* A damaged index part: rebuild that segment's index, then start over
-	 * (once), so the answer never misses what the damage hid. */
-	for (int attempt = 0; attempt < 2; attempt++) {
+	/* A damaged index part: rebuild that segment's index, then start over,
+	 * so the answer never misses what the damage hid.  Each attempt repairs
+	 * one segment, so this ends. */
+	for (size_t attempt = 0; attempt <= ht_history_segments(h); attempt++) {
 		v = lookup_once(h, q, limit, out, &n, ret_more, &damaged);
 		if (v < 0 || damaged < 0)
 			break;

@@ -220,14 +220,19 @@ ingest_handle(struct evhttp_request *req, void *arg)
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
 	struct ht_ingest_context ctx;
 	struct ht_ingest_error err = { 0 };
+	struct ht_api_caller caller;
 	struct ingest_req *r;
 	size_t len = evbuffer_get_length(body);
 	char *arn;
 	int v;
 
 	in->requests++;
+	if (ht_api_authorize(in->env->api, req, &caller) < 0) {
+		in->refused_requests++;
+		return;
+	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		ht_reply_error(req, 405, "ValidationException", "PutAuditEvents takes POST");
+		ht_reply_error(req, 400, "ValidationException", "PutAuditEvents takes POST");
 		return;
 	}
 	if (in->draining) {

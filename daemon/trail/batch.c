@@ -15,6 +15,7 @@
 #include "gz.h"
 #include "record.h"
 #include "trail/batch.h"
+#include "trail/select.h"
 #include "util.h"
 
 #define BATCH_GZIP_LEVEL 6
@@ -50,25 +51,30 @@ ht_batch_key(char *buf, size_t len, const char *prefix, const char *orgid,
 	return 0;
 }
 
-/* Does the trail take this record?  CloudTrail's default selection: all
- * management events (anything but eventCategory "Data"), global service
- * events only when the trail includes them.  The frame's flags answer that
- * without parsing; a record stored without flags is parsed. */
+/* Does the trail take this record?  Without custom selectors that is
+ * CloudTrail's default: all management events (anything but eventCategory
+ * "Data"), global service events only when the trail includes them; the
+ * frame's flags answer it without parsing.  Custom selectors (or a record
+ * stored without flags) need the parsed record. */
 static bool
 batch_selected(const struct ht_batch_job *j, uint32_t flags, const char *data, size_t len)
 {
-	if (!(flags & HT_RF_KNOWN)) {
-		struct ht_record *rec;
-		char err[64];
+	struct ht_select_scope scope = { .home_region = j->home_region,
+		.include_global = j->include_global, .multi_region = j->multi_region };
+	struct ht_record *rec;
+	char err[64];
+	bool take;
 
-		if (ht_record_parse(data, len, &rec, err, sizeof(err)) < 0)
-			return true;	/* deliver what we cannot judge rather than lose it */
-		flags = ht_record_flags(rec);
-		ht_record_free(rec);
+	if ((flags & HT_RF_KNOWN) && j->select == NULL) {
+		if (flags & HT_RF_DATA)
+			return false;
+		return j->include_global || !(flags & HT_RF_GLOBAL);
 	}
-	if (flags & HT_RF_DATA)
-		return false;
-	return j->include_global || !(flags & HT_RF_GLOBAL);
+	if (ht_record_parse(data, len, &rec, err, sizeof(err)) < 0)
+		return true;	/* deliver what we cannot judge rather than lose it */
+	take = ht_select_match(j->select, &scope, rec);
+	ht_record_free(rec);
+	return take;
 }
 
 static int
@@ -165,5 +171,7 @@ ht_batch_job_free(struct ht_batch_job *j)
 	free(j->history_dir);
 	free(j->spool_root);
 	free(j->key);
+	free(j->home_region);
+	ht_select_free(j->select);
 	free(j);
 }

@@ -13,6 +13,8 @@
 
 #include "history/history.h"
 
+struct ht_select;
+
 struct ht_batch_job {
 	/* in (owned by the job) */
 	char *history_dir;
@@ -23,6 +25,9 @@ struct ht_batch_job {
 	uint64_t max_bytes;		/* most uncompressed JSON bytes in the file (a
 					 * single larger record still gets a file) */
 	bool include_global;		/* include global service events */
+	struct ht_select *select;	/* a reference, or NULL: CloudTrail's default */
+	char *home_region;		/* for the selectors' scope */
+	bool multi_region;
 	/* out */
 	int err;			/* 0 or -errno */
 	char errmsg[256];		/* what failed, for the log and trail status */

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "trail/batch.h"
 #include "trail/cursor.h"
+#include "trail/select.h"
 #include "trail/trail.h"
 #include "util.h"
 #include "worker.h"
@@ -45,6 +46,7 @@ struct trail_settings {
 	uint64_t interval_ms, max_events, max_bytes;
 	bool logging;
 	bool include_global;
+	bool multi_region;
 };
 
 struct ht_trail {
@@ -66,6 +68,7 @@ struct ht_trail {
 	ht_trail_flushed_fn retired_fn;
 	void *retired_arg;
 	struct ht_trail_stats stats;
+	struct ht_select *select;	/* NULL: CloudTrail's default selection */
 };
 
 struct trail_job {
@@ -122,6 +125,7 @@ settings_from_conf(struct trail_settings *s, const struct ht_conf *conf,
 	s->max_bytes = tc->delivery.max_bytes;
 	s->logging = tc->start_logging;
 	s->include_global = tc->include_global_service_events;
+	s->multi_region = tc->is_multi_region_trail;
 	if (!s->name || !s->spool_root || !s->account || !s->region ||
 	    (tc->s3_key_prefix && !s->prefix) || (tc->is_organization_trail && !s->orgid)) {
 		settings_clear(s);
@@ -325,6 +329,11 @@ trail_job_new(struct ht_trail *t, const struct ht_history_pos *to)
 	j->b->max_events = t->s.max_events;
 	j->b->max_bytes = t->s.max_bytes;
 	j->b->include_global = t->s.include_global;
+	j->b->multi_region = t->s.multi_region;
+	j->b->select = t->select ? ht_select_ref(t->select) : NULL;
+	j->b->home_region = strdup(t->s.region);
+	if (j->b->home_region == NULL)
+		goto fail;
 	return j;
 fail:
 	trail_job_free(j);
@@ -534,6 +543,13 @@ ht_trail_update(struct ht_trail *t, const struct ht_conf *conf, const struct ht_
 }
 
 void
+ht_trail_set_selectors(struct ht_trail *t, struct ht_select *s)
+{
+	ht_select_free(t->select);
+	t->select = s ? ht_select_ref(s) : NULL;
+}
+
+void
 ht_trail_history_grew(struct ht_trail *t, size_t n, uint64_t bytes)
 {
 	if (!t->cur.logging || t->dead)
@@ -602,6 +618,7 @@ trail_destroy(struct ht_trail *t)
 	}
 	if (t->timer)
 		event_free(t->timer);
+	ht_select_free(t->select);
 	settings_clear(&t->s);
 	free(t->cursor_path);
 	free(t);

@@ -18,6 +18,7 @@ struct event_base;
 struct ht_conf;
 struct ht_conf_trail;
 struct ht_history;
+struct ht_select;
 struct ht_trail;
 struct ht_worker;
 
@@ -52,6 +53,9 @@ int ht_trail_new(const struct ht_trail_env *env, const struct ht_conf *conf,
 /* Apply a reloaded definition of the same trail (bucket, prefix, delivery,
  * logging).  0 or -errno (logged; the old settings stay). */
 int ht_trail_update(struct ht_trail *t, const struct ht_conf *conf, const struct ht_conf_trail *tc);
+/* Use selectors s from now on (a reference is taken; NULL = CloudTrail's
+ * default selection). */
+void ht_trail_set_selectors(struct ht_trail *t, struct ht_select *s);
 /* History grew by n records / bytes (from the daemon's fan-out). */
 void ht_trail_history_grew(struct ht_trail *t, size_t n, uint64_t bytes);
 /* Deliver everything appended so far now, regardless of interval; call

@@ -7,13 +7,16 @@ What is here:
   Daemon        one hosttraild process: start (stderr to a log file), wait for the API
                 socket, SIGHUP/SIGTERM/SIGKILL, exit status, log text.
   Client        HTTP/1.1 over the API unix socket (http.client with an AF_UNIX connection),
-                keep-alive, post_events() for PutAuditEvents.
+                keep-alive, post_events() for PutAuditEvents, call() for CloudTrail's
+                AWS JSON 1.1 operations (lookup_events()).
   raw_exchange  send arbitrary bytes on the socket and read whatever comes back.
   make_event    an audit event {"id","eventData","eventDataChecksum"} with a unique marker.
   Spool         reads a spool bucket: walks it (skipping .tmp), checks every key against
                 CloudTrail's layout, gunzips, parses {"Records":[...]}; incremental.
   Notify        a unix datagram socket standing in for systemd's NOTIFY_SOCKET.
   run           a tiny test runner: PASS/FAIL per test, then "N passed, N failed".
+  lookup_*      LookupEvents: follow NextToken, the expected Event of a posted event,
+                brute-force filtering and ordering, hosttrailctl runs.
 
 Every wait has a timeout.  Daemons are started through `setpriv --pdeathsig KILL` (when
 available) so that even a test process killed by its hard timeout takes its daemons with it.
@@ -42,6 +45,7 @@ import zlib
 
 ACCOUNT = "123456789012"
 REGION = "us-test-1"
+CT_TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("HT_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
@@ -454,6 +458,28 @@ class Client:
         body = raw_body if raw_body is not None else json.dumps(
             {"auditEvents": events}, separators=(",", ":")).encode()
         return self.request("POST", "/PutAuditEvents?channelArn=" + q, body)
+
+    def call(self, operation, params=None, raw_body=None, target=None):
+        """A CloudTrail operation as the AWS CLI sends it: POST / with X-Amz-Target and
+        Content-Type application/x-amz-json-1.1.  target overrides the whole header."""
+        body = raw_body if raw_body is not None else json.dumps(
+            params if params is not None else {}, separators=(",", ":")).encode()
+        headers = {"X-Amz-Target": target if target is not None else CT_TARGET_PREFIX + operation,
+                   "Content-Type": "application/x-amz-json-1.1"}
+        if operation != "LookupEvents" or self.conn is None:
+            return self.request("POST", "/", body, headers=headers)
+        # A read-only operation may be repeated once when the daemon had closed the idle
+        # keep-alive connection (HT_API_TIMEOUT_S) before this request reached it.
+        try:
+            return self.request("POST", "/", body, headers=headers)
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            return self.request("POST", "/", body, headers=headers)
+
+    def lookup_events(self, params=None, **kw):
+        """LookupEvents with params (a dict of request members) or keyword members."""
+        p = dict(params or {})
+        p.update(kw)
+        return self.call("LookupEvents", p)
 
 
 def raw_exchange(socket_path, data, read_timeout=5.0, close_write=False, pause=0.0):
@@ -952,3 +978,233 @@ def acked_ids(posters, pred=None):
                 for e in events:
                     out[ids[e["id"]]] = e["id"]
     return out
+
+
+# --------------------------------------------------------------------------- LookupEvents
+
+LOOKUP_KEYS = ("EventId", "EventName", "ReadOnly", "Username", "ResourceType",
+               "ResourceName", "EventSource", "AccessKeyId")
+EVENT_MEMBERS = {"EventId", "EventName", "ReadOnly", "AccessKeyId", "EventTime",
+                 "EventSource", "Username", "Resources", "CloudTrailEvent"}
+
+
+def iso_to_epoch(s):
+    """"YYYY-MM-DDTHH:MM:SSZ" -> epoch seconds."""
+    import calendar
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def lookup_username(ui):
+    """LookupEvents' Username for a record's userIdentity: userName, else the last part of
+    arn (after the last '/', else the last ':'), else principalId; None if none."""
+    if not isinstance(ui, dict):
+        return None
+    if isinstance(ui.get("userName"), str) and ui["userName"]:
+        return ui["userName"]
+    arn = ui.get("arn")
+    if isinstance(arn, str) and arn:
+        cut = arn.rsplit("/", 1)[-1] if "/" in arn else arn.rsplit(":", 1)[-1]
+        if cut:
+            return cut
+    p = ui.get("principalId")
+    return p if isinstance(p, str) and p else None
+
+
+class LookupModel:
+    """What was posted, for brute-force answers.  add() in the order the daemon appended
+    the events (one poster at a time: the order of the requests, then of the events in a
+    request); expected() gives LookupEvents' answer: matching events in the window (default:
+    the last 90 days up to now), newest first (eventTime descending, later-appended first
+    among equal times)."""
+
+    def __init__(self):
+        self.entries = []       # dicts: eid, order, time, data (the eventData dict)
+        self.by_eid = {}
+
+    def add(self, eid, data):
+        if isinstance(data, str):
+            data = json.loads(data)
+        e = {"eid": eid, "order": len(self.entries), "time": iso_to_epoch(data["eventTime"]),
+             "data": data}
+        assert eid not in self.by_eid, "eventID %s added twice" % eid
+        self.entries.append(e)
+        self.by_eid[eid] = e
+        return e
+
+    def add_reply(self, events, ids):
+        """Events of one acked PutAuditEvents request, {id: eventID} from check_ok_reply."""
+        for ev in events:
+            self.add(ids[ev["id"]], ev["eventData"])
+
+    @staticmethod
+    def values(e, key):
+        """The values of lookup attribute key that entry e can be found by."""
+        d = e["data"]
+        ui = d.get("userIdentity") or {}
+        if key == "EventId":
+            return [e["eid"]]
+        if key == "EventName":
+            return [d["eventName"]]
+        if key == "EventSource":
+            return [d["eventSource"]]
+        if key == "Username":
+            u = lookup_username(ui)
+            return [u] if u else []
+        if key == "AccessKeyId":
+            a = ui.get("accessKeyId")
+            return [a] if isinstance(a, str) and a else []
+        if key == "ReadOnly":
+            r = d.get("readOnly")
+            return [("true" if r else "false")] if isinstance(r, bool) else []
+        return []               # ResourceType / ResourceName: the ingest schema has none
+
+    def expected(self, key=None, value=None, start=None, end=None, now=None):
+        """LookupEvents' answer; without start / end, CloudTrail's defaults: 90 days before
+        now (default: the current time) / now."""
+        now = time.time() if now is None else now
+        start = now - 90 * 86400 if start is None else start
+        end = now if end is None else end
+        out = [e for e in self.entries
+               if (start is None or e["time"] >= start) and (end is None or e["time"] <= end)
+               and (key is None or value in self.values(e, key))]
+        out.sort(key=lambda e: (e["time"], e["order"]), reverse=True)
+        return out
+
+
+def lookup_params(key=None, value=None, start=None, end=None, page_size=None, **extra):
+    p = {}
+    if key is not None:
+        p["LookupAttributes"] = [{"AttributeKey": key, "AttributeValue": value}]
+    if start is not None:
+        p["StartTime"] = start
+    if end is not None:
+        p["EndTime"] = end
+    if page_size is not None:
+        p["MaxResults"] = page_size
+    p.update(extra)
+    return p
+
+
+def lookup_walk(client, params, max_pages=100000, on_page=None):
+    """Follow NextToken from a first request with params, re-sending the same params.
+    Returns (events, page sizes).  A reply other than 200 {"Events":[...]} raises with the
+    page number and the reply.  on_page(n, reply) is called after each page."""
+    events, sizes = [], []
+    p = dict(params)
+    for n in range(max_pages):
+        rep = client.call("LookupEvents", p)
+        if rep.status != 200 or not isinstance(rep.json, dict) \
+                or not isinstance(rep.json.get("Events"), list):
+            raise AssertionError("LookupEvents %s, page %d: %r" % (params, n + 1, rep))
+        events.extend(rep.json["Events"])
+        sizes.append(len(rep.json["Events"]))
+        if on_page:
+            on_page(n, rep)
+        tok = rep.json.get("NextToken")
+        if tok is None:
+            return events, sizes
+        if not isinstance(tok, str) or not tok:
+            raise AssertionError("NextToken %r is not a non-empty string" % (tok,))
+        p["NextToken"] = tok
+    raise AssertionError("LookupEvents %s: still a NextToken after %d pages" % (params, max_pages))
+
+
+def check_lookup_event(ev, entry, record=None):
+    """Problems with one Event of a LookupEvents reply against the posted entry (and the
+    record delivered to a trail, when given): a list of strings, empty if fine."""
+    p = []
+    d = entry["data"]
+    ui = d.get("userIdentity") or {}
+    extra = set(ev) - EVENT_MEMBERS
+    if extra:
+        p.append("unknown members %s" % sorted(extra))
+    want = {"EventId": entry["eid"], "EventName": d["eventName"],
+            "EventSource": d["eventSource"], "Username": lookup_username(ui),
+            "AccessKeyId": LookupModel.values(entry, "AccessKeyId")[0]
+            if LookupModel.values(entry, "AccessKeyId") else None,
+            "ReadOnly": LookupModel.values(entry, "ReadOnly")[0]
+            if LookupModel.values(entry, "ReadOnly") else None}
+    for k, v in want.items():
+        if ev.get(k) != v:
+            p.append("%s %r, want %r%s" % (k, ev.get(k), v, "" if v is not None else
+                                           " (absent)"))
+    t = ev.get("EventTime")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or t != entry["time"]:
+        p.append("EventTime %r, want the number %d (%s)" % (t, entry["time"], d["eventTime"]))
+    if ev.get("Resources", []) != []:
+        p.append("Resources %r, want none (the ingest schema has no resources)"
+                 % (ev.get("Resources"),))
+    ct = ev.get("CloudTrailEvent")
+    try:
+        rec = json.loads(ct) if isinstance(ct, str) else None
+    except ValueError:
+        rec = None
+    if not isinstance(rec, dict):
+        p.append("CloudTrailEvent is not a JSON object as a string: %r" % (ct,)[:200])
+        return p
+    if rec.get("eventID") != entry["eid"]:
+        p.append("CloudTrailEvent.eventID %r" % rec.get("eventID"))
+    for f in ("eventName", "eventSource", "eventTime", "userIdentity"):
+        if rec.get(f) != d.get(f):
+            p.append("CloudTrailEvent.%s %r, posted %r" % (f, rec.get(f), d.get(f)))
+    if record_marker(rec) != (d.get("requestParameters") or {}).get("marker"):
+        p.append("CloudTrailEvent.requestParameters %r, posted %r"
+                 % (rec.get("requestParameters"), d.get("requestParameters")))
+    if record is not None and rec != record:
+        diff = sorted(k for k in set(rec) | set(record) if rec.get(k) != record.get(k))
+        p.append("CloudTrailEvent differs from the delivered record in %s" % diff)
+    return p
+
+
+def compare_lookup(got, want, label, records=None, check_fields=True):
+    """got: Events from LookupEvents; want: LookupModel entries.  Raises AssertionError
+    naming the first difference: missing, duplicated or unexpected events, the order, and
+    (check_fields) the members of each Event."""
+    gids = [e.get("EventId") for e in got]
+    wids = [e["eid"] for e in want]
+    if gids != wids:
+        msgs = []
+        counts = {}
+        for g in gids:
+            counts[g] = counts.get(g, 0) + 1
+        dups = {g: n for g, n in counts.items() if n > 1}
+        missing = [w for w in wids if w not in counts]
+        unexpected = [g for g in counts if g not in set(wids)]
+        if dups:
+            msgs.append("%d duplicated (e.g. %s)" % (len(dups), list(dups.items())[:3]))
+        if missing:
+            msgs.append("%d missing (e.g. %s)" % (len(missing), missing[:3]))
+        if unexpected:
+            msgs.append("%d unexpected (e.g. %s)" % (len(unexpected), unexpected[:3]))
+        if not msgs:
+            i = next(i for i, (a, b) in enumerate(zip(gids, wids)) if a != b)
+            gt = [e.get("EventTime") for e in got[max(0, i - 1):i + 3]]
+            wt = [e["time"] for e in want[max(0, i - 1):i + 3]]
+            msgs.append("same events, different order from position %d: got %s (times %s), "
+                        "want %s (times %s)%s" % (
+                            i, gids[i:i + 3], gt, wids[i:i + 3], wt,
+                            "; only the order among equal eventTimes differs"
+                            if [e.get("EventTime") for e in got] == [e["time"] for e in want]
+                            else ""))
+        raise AssertionError("%s: %d events, want %d: %s"
+                             % (label, len(gids), len(wids), "; ".join(msgs)))
+    if check_fields:
+        bad = []
+        for ev, entry in zip(got, want):
+            pr = check_lookup_event(ev, entry, (records or {}).get(entry["eid"]))
+            if pr:
+                bad.append("%s: %s" % (entry["eid"], "; ".join(pr)))
+        if bad:
+            raise AssertionError("%s: %d events have wrong members, e.g.:\n  %s"
+                                 % (label, len(bad), "\n  ".join(bad[:5])))
+
+
+def run_ctl(socket_path, *args, timeout=120, stdout=subprocess.PIPE, **kw):
+    """hosttrailctl -s socket_path ARGS; returns the CompletedProcess with stdout and stderr
+    decoded as UTF-8 but with line ends kept as they were (CSV's CRLF stays CRLF)."""
+    cmd = [HOSTTRAILCTL, "-s", socket_path] + [str(a) for a in args]
+    r = subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, timeout=timeout, **kw)
+    if isinstance(r.stdout, bytes):
+        r.stdout = r.stdout.decode("utf-8", "replace")
+    r.stderr = r.stderr.decode("utf-8", "replace")
+    return r

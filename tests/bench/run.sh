@@ -1,0 +1,74 @@
+#!/bin/sh
+# run.sh - what `make bench` runs: every benchmark of this tree, in turn.
+#
+#   run.sh SRCDIR BUILDDIR
+#
+# Builds nothing (make has built hosttraild and tests/bench/bench_history).
+# Runs, printing each one's tables and how long it took:
+#   1. bench_ingest.py: PutAuditEvents throughput of the daemon,
+#   2. bench_history at 1M events over 90 days,
+#   3. bench_history at 10M events (takes a while and ~10 GB of disk: skipped
+#      when BENCH_QUICK=1 or when less than 20 GB is free where it writes).
+# Each run is bounded by timeout(1) (BENCH_TIMEOUT_1M / _10M, seconds).
+# bench_history writes under $TMPDIR, else /var/tmp.  Exit status: 1 if any
+# benchmark failed (an error, not a missed target), else 0.
+set -u
+
+srcdir=${1:?usage: run.sh SRCDIR BUILDDIR}
+builddir=${2:?usage: run.sh SRCDIR BUILDDIR}
+python=${PYTHON3:-python3}
+bench_history="$builddir/tests/bench/bench_history"
+tmp=${TMPDIR:-/var/tmp}
+need_kb=$((20 * 1024 * 1024))
+status=0
+
+# run NAME TIMEOUT CMD...: run one benchmark, note its duration and outcome.
+run() {
+	name=$1
+	limit=$2
+	shift 2
+	echo
+	echo "######## $name (time limit ${limit}s) ########"
+	start=$(date +%s)
+	timeout --kill-after=30 "$limit" "$@"
+	rc=$?
+	took=$(($(date +%s) - start))
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		echo "######## $name: TIMED OUT after ${took}s ########"
+		status=1
+	elif [ "$rc" -ne 0 ]; then
+		echo "######## $name: FAILED (exit $rc) after ${took}s ########"
+		status=1
+	else
+		echo "######## $name: done in ${took}s ########"
+	fi
+	summary="$summary
+  $name: exit $rc, ${took}s"
+}
+
+summary=""
+run "ingest (bench_ingest.py)" "${BENCH_TIMEOUT_INGEST:-600}" \
+	"$python" "$srcdir/tests/bench/bench_ingest.py" --daemon "$builddir/hosttraild"
+run "history, 1M events" "${BENCH_TIMEOUT_1M:-1800}" \
+	"$bench_history" --events 1000000
+
+free_kb=$(df -Pk "$tmp" | awk 'NR == 2 { print $4 }')
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	echo
+	echo "######## history, 10M events: SKIPPED (BENCH_QUICK=1) ########"
+	summary="$summary
+  history, 10M events: skipped (BENCH_QUICK=1)"
+elif [ -z "$free_kb" ] || [ "$free_kb" -lt "$need_kb" ]; then
+	echo
+	echo "######## history, 10M events: SKIPPED (${free_kb:-?} KB free in $tmp," \
+	    "need 20 GB; set TMPDIR elsewhere) ########"
+	summary="$summary
+  history, 10M events: skipped (not enough disk in $tmp)"
+else
+	run "history, 10M events" "${BENCH_TIMEOUT_10M:-10800}" \
+		"$bench_history" --events 10000000
+fi
+
+echo
+echo "######## benchmarks:$summary"
+exit $status
