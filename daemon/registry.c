@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "registry.h"
+#include "trail/select.h"
 #include "trail/trail.h"
 #include "util.h"
 
@@ -249,6 +250,24 @@ registry_store(const struct ht_registry *r)
 
 /* ---- slots ---- */
 
+/* Give the running trail its spec's selectors. */
+static void
+slot_apply_selectors(struct slot *sl)
+{
+	struct ht_select *sel = NULL;
+	struct ht_select_error err;
+
+	if (sl->trail == NULL)
+		return;
+	if (sl->spec->selectors && ht_select_from_state(sl->spec->selectors, &sel, &err) < 0) {
+		log_warnx("trail %s: stored event selectors are invalid (%s: %s); using the "
+		    "default selection", sl->spec->tc.name, err.type, err.message);
+		sel = NULL;
+	}
+	ht_trail_set_selectors(sl->trail, sel);
+	ht_select_free(sel);
+}
+
 static void
 slot_start(struct ht_registry *r, struct slot *sl)
 {
@@ -258,7 +277,9 @@ slot_start(struct ht_registry *r, struct slot *sl)
 		sl->trail = NULL;
 		log_warnx("trail %s: not running (see above); fix the cause and reload",
 		    sl->spec->tc.name);
+		return;
 	}
+	slot_apply_selectors(sl);
 }
 
 static ssize_t
@@ -603,10 +624,12 @@ ht_registry_update(struct ht_registry *r, size_t i, struct ht_trail_spec *spec)
 		return -EIO;
 	}
 	ht_trail_spec_free(old);
-	if (sl->trail)
+	if (sl->trail) {
 		(void)ht_trail_update(sl->trail, r->conf, &spec->tc);
-	else
+		slot_apply_selectors(sl);
+	} else {
 		slot_start(r, sl);
+	}
 	return 0;
 }
 

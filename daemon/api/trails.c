@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "log.h"
 #include "registry.h"
+#include "trail/select.h"
 #include "trail/trail.h"
 #include "util.h"
 
@@ -814,6 +815,93 @@ op_list_tags(struct evhttp_request *req, struct json_object *body, void *arg)
 	json_object_put(out);
 }
 
+/* ---- event selectors ---- */
+
+static struct json_object *
+selectors_response(const struct ht_api_trails *t, size_t i, const struct ht_select *sel)
+{
+	struct json_object *o = json_object_new_object();
+	char *arn = arn_of(t, ht_registry_spec(t->reg, i)->tc.name);
+
+	put_str(o, "TrailARN", arn);
+	free(arn);
+	if (ht_select_add_json(sel, o) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void
+op_put_event_selectors(struct evhttp_request *req, struct json_object *body, void *arg)
+{
+	struct ht_api_trails *t = arg;
+	struct ht_trail_spec *s = NULL;
+	struct ht_select *sel = NULL;
+	struct ht_select_error serr;
+	struct op_error e = { 0 };
+	struct json_object *state = NULL, *out;
+	size_t i;
+
+	if (find_trail(t, body, "TrailName", &i, &e) < 0 || (s = editable_copy(t, i, &e)) == NULL)
+		goto refuse;
+	if (ht_select_parse(body, &sel, &serr) < 0) {
+		fail(&e, serr.type ? serr.type : "InternalFailure", "%s", serr.message);
+		goto refuse;
+	}
+	if (ht_select_to_state(sel, &state) < 0) {
+		fail(&e, "InternalFailure", "out of memory");
+		goto refuse;
+	}
+	json_object_put(s->selectors);
+	s->selectors = state;
+	if (ht_registry_update(t->reg, i, s) < 0) {
+		fail(&e, "InternalFailure", "cannot store the trail");
+		goto refuse;
+	}
+	out = selectors_response(t, i, sel);
+	ht_select_free(sel);
+	if (out == NULL) {
+		ht_reply_error(req, 500, "InternalFailure", "out of memory");
+		return;
+	}
+	ht_reply_json(req, 200, out);
+	json_object_put(out);
+	return;
+refuse:
+	ht_select_free(sel);
+	ht_trail_spec_free(s);
+	reply_fail(req, &e);
+}
+
+static void
+op_get_event_selectors(struct evhttp_request *req, struct json_object *body, void *arg)
+{
+	struct ht_api_trails *t = arg;
+	const struct ht_trail_spec *spec;
+	struct ht_select *sel = NULL;
+	struct ht_select_error serr;
+	struct op_error e = { 0 };
+	struct json_object *out;
+	size_t i;
+
+	if (find_trail(t, body, "TrailName", &i, &e) < 0) {
+		reply_fail(req, &e);
+		return;
+	}
+	spec = ht_registry_spec(t->reg, i);
+	if (spec->selectors && ht_select_from_state(spec->selectors, &sel, &serr) < 0)
+		sel = NULL;
+	out = selectors_response(t, i, sel);
+	ht_select_free(sel);
+	if (out == NULL) {
+		ht_reply_error(req, 500, "InternalFailure", "out of memory");
+		return;
+	}
+	ht_reply_json(req, 200, out);
+	json_object_put(out);
+}
+
 /* ---- set-up ---- */
 
 static const struct {
@@ -832,6 +920,8 @@ static const struct {
 	{ "AddTags", op_add_tags },
 	{ "RemoveTags", op_remove_tags },
 	{ "ListTags", op_list_tags },
+	{ "PutEventSelectors", op_put_event_selectors },
+	{ "GetEventSelectors", op_get_event_selectors },
 };
 
 int
