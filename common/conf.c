@@ -1113,11 +1113,22 @@ static const struct cp_field history_fields[] = {
 static const struct cp_items credential_items = { sizeof(struct ht_conf_credential),
 	credential_item, 0, NULL };
 
+/* Requests per second per access key on the TCP listener (CloudTrail's
+ * quotas by default). */
+static const struct cp_field rate_fields[] = {
+	{ "lookup_events", cp_uint, MEMBER(struct ht_conf_rates, lookup_events), .min = 1,
+	    .max = 100000 },
+	{ "read", cp_uint, MEMBER(struct ht_conf_rates, read), .min = 1, .max = 100000 },
+	{ "write", cp_uint, MEMBER(struct ht_conf_rates, write), .min = 1, .max = 100000 },
+	{ .key = NULL },
+};
+
 static const struct cp_field api_fields[] = {
 	{ "socket", cp_str, MEMBER(struct ht_conf_api, socket), .arg = &chk_path },
 	{ "listen", cp_str, MEMBER(struct ht_conf_api, listen), .arg = &chk_listen },
 	{ "credentials", cp_list, MEMBER(struct ht_conf_api, credentials),
 	    .noff = offsetof(struct ht_conf_api, n_credentials), .arg = &credential_items },
+	{ "rate_limits", cp_sub, MEMBER(struct ht_conf_api, rate_limits), .arg = rate_fields },
 	{ .key = NULL },
 };
 
@@ -1171,6 +1182,9 @@ conf_defaults(struct ht_conf *c)
 	c->trail_defaults.delivery.max_bytes = 50 * MIB;
 	c->state_dir = strdup("/var/lib/hosttrail");
 	c->api.socket = strdup("api.sock");
+	c->api.rate_limits.lookup_events = 2;
+	c->api.rate_limits.read = 10;
+	c->api.rate_limits.write = 1;
 	if (c->state_dir == NULL || c->api.socket == NULL)
 		return -ENOMEM;
 	return 0;

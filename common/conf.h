@@ -38,11 +38,18 @@ struct ht_conf_credential {
 	enum ht_access access;		/* default admin */
 };
 
+struct ht_conf_rates {
+	unsigned lookup_events;		/* per second, default 2 */
+	unsigned read;			/* Get*, Describe*, List*: default 10 */
+	unsigned write;			/* everything else: default 1 */
+};
+
 struct ht_conf_api {
 	char *socket;			/* path; relative = under state_dir; default "api.sock" */
 	char *listen;			/* "127.0.0.1:8149" or NULL for none; default NULL */
 	struct ht_conf_credential *credentials;
 	size_t n_credentials;
+	struct ht_conf_rates rate_limits;	/* TCP listener, per access key */
 };
 
 struct ht_conf_bucket {

@@ -21,6 +21,7 @@
 
 #include "api/events.h"
 #include "api/http.h"
+#include "api/sigv4.h"
 #include "api/trails.h"
 #include "conf.h"
 #include "daemon.h"
@@ -169,6 +170,29 @@ daemon_open_state(struct ht_daemon *d)
 	return v;
 }
 
+/* Load conf's access keys into the API.  On failure the old keys stay; the
+ * reason goes to errbuf (or the log when errbuf is NULL). */
+static int
+daemon_apply_auth(struct ht_daemon *d, const struct ht_conf *conf, char *errbuf, size_t errlen)
+{
+	const struct ht_conf_rates *cr = &conf->api.rate_limits;
+	struct ht_api_rates rates = { cr->lookup_events, cr->read, cr->write };
+	struct ht_sigv4_store *store = NULL;
+	char err[512];
+	int v;
+
+	v = ht_sigv4_store_load(&conf->api, &store, err, sizeof(err));
+	if (v < 0) {
+		if (errbuf)
+			snprintf(errbuf, errlen, "%s", err);
+		else
+			log_warnx("%s", err);
+		return v;
+	}
+	ht_api_set_auth(d->api, conf->account_id, conf->region, store, &rates);
+	return 0;
+}
+
 static int
 daemon_open_api(struct ht_daemon *d)
 {
@@ -179,9 +203,17 @@ daemon_open_api(struct ht_daemon *d)
 		return -ENOMEM;
 	v = ht_api_new(d->base, &d->api);
 	if (v == 0)
+		v = daemon_apply_auth(d, d->conf, NULL, 0);
+	if (v == 0)
 		v = ht_api_events_new(d->api, d->history, d->conf, NULL, &d->events);
 	if (v == 0)
 		v = ht_api_listen_unix(d->api, d->api_socket);
+	if (v == 0 && d->conf->api.listen) {
+		v = ht_api_listen_tcp(d->api, d->conf->api.listen);
+		if (v == 0)
+			log_info("API: listening on %s (SigV4, %zu access keys)", d->conf->api.listen,
+			    d->conf->api.n_credentials);
+	}
 	return v;
 }
 
@@ -230,6 +262,7 @@ daemon_reload_check(const struct ht_conf *old, const struct ht_conf *conf, char 
 	} fixed[] = {
 		{ "state_dir", offsetof(struct ht_conf, state_dir) },
 		{ "api.socket", offsetof(struct ht_conf, api.socket) },
+		{ "api.listen", offsetof(struct ht_conf, api.listen) },
 		{ "account_id", offsetof(struct ht_conf, account_id) },
 		{ "region", offsetof(struct ht_conf, region) },
 	};
@@ -255,6 +288,8 @@ ht_daemon_reload(struct ht_daemon *d, struct ht_conf *conf, char *errbuf, size_t
 	int v;
 
 	v = daemon_reload_check(old, conf, errbuf, errlen);
+	if (v == 0)
+		v = daemon_apply_auth(d, conf, errbuf, errlen);
 	if (v < 0)
 		return v;
 	d->conf = conf;

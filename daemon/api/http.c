@@ -9,10 +9,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <grp.h>
 #include <pwd.h>
+
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -24,6 +27,8 @@
 
 #include "api/http.h"
 #include "api/reply.h"
+#include "api/sigv4.h"
+#include "util.h"
 #include "log.h"
 
 struct api_op {
@@ -32,9 +37,24 @@ struct api_op {
 	void *arg;
 };
 
+/* A token bucket per access key and kind of operation. */
+struct rate_bucket {
+	char key[129];
+	double tokens[3];
+	int64_t last_ms[3];
+	int64_t used_ms;		/* for replacing the least recently used */
+};
+
+#define RATE_BUCKETS 64
+
 struct ht_api {
 	struct event_base *base;
 	gid_t admin_gid;		/* the hosttrail group, or (gid_t)-1 */
+	struct evhttp_bound_socket *tcp;
+	char *account_id, *region;
+	struct ht_sigv4_store *keys;
+	struct ht_api_rates rates;
+	struct rate_bucket buckets[RATE_BUCKETS];
 	struct api_op *ops;
 	size_t n_ops;
 	struct evhttp *http;
@@ -118,8 +138,92 @@ api_local_admin(const struct ht_api *api, uid_t uid, gid_t gid)
 	return false;
 }
 
+/* Take one token for key and the kind of op; false when over the rate. */
+static bool
+api_rate_take(struct ht_api *api, const char *key, const char *op)
+{
+	int kind = strcmp(op, "LookupEvents") == 0 ? 0 : ht_sigv4_operation_is_read(op) ? 1 : 2;
+	double rate = kind == 0 ? api->rates.lookup : kind == 1 ? api->rates.read : api->rates.write;
+	int64_t now = ht_mono_ms();
+	struct rate_bucket *b = NULL, *lru = &api->buckets[0];
+
+	for (size_t i = 0; i < RATE_BUCKETS && b == NULL; i++) {
+		if (strcmp(api->buckets[i].key, key) == 0)
+			b = &api->buckets[i];
+		else if (api->buckets[i].used_ms < lru->used_ms)
+			lru = &api->buckets[i];
+	}
+	if (b == NULL) {
+		b = lru;
+		memset(b, 0, sizeof(*b));
+		snprintf(b->key, sizeof(b->key), "%s", key);
+		for (int k = 0; k < 3; k++) {
+			b->tokens[k] = -1;
+			b->last_ms[k] = now;
+		}
+	}
+	b->used_ms = now;
+	/* Capacity is one second's worth: a burst of `rate` requests. */
+	if (b->tokens[kind] < 0)
+		b->tokens[kind] = rate;
+	b->tokens[kind] += rate * (double)(now - b->last_ms[kind]) / 1000.0;
+	if (b->tokens[kind] > rate)
+		b->tokens[kind] = rate;
+	b->last_ms[kind] = now;
+	if (b->tokens[kind] < 1.0)
+		return false;
+	b->tokens[kind] -= 1.0;
+	return true;
+}
+
+/* Verify a TCP request's signature, its key's right to call op, and its
+ * rate. */
+static int
+api_authorize_signed(struct ht_api *api, struct evhttp_request *req, const char *service,
+    const char *op, struct ht_api_caller *ret)
+{
+	struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	struct ht_sigv4_header hv[64];
+	const char *services[] = { service, NULL };
+	struct ht_sigv4_identity id;
+	struct ht_sigv4_error err = { 0 };
+	struct ht_sigv4_request sr;
+	struct ht_sigv4_expect ex;
+	struct evkeyval *kv;
+	size_t n = 0;
+
+	TAILQ_FOREACH(kv, hdrs, next) {
+		if (n == sizeof(hv) / sizeof(hv[0])) {
+			ht_reply_error(req, 400, "InvalidSignatureException", "too many headers");
+			return -EACCES;
+		}
+		hv[n++] = (struct ht_sigv4_header){ kv->key, kv->value };
+	}
+	sr = (struct ht_sigv4_request){
+		.method = evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
+		.uri = evhttp_request_get_uri(req), .headers = hv, .n_headers = n,
+		.body = evbuffer_get_length(body) ? evbuffer_pullup(body, -1) : NULL,
+		.body_len = evbuffer_get_length(body) };
+	ex = (struct ht_sigv4_expect){ .region = api->region, .services = services,
+		.now = (int64_t)time(NULL) };
+	if (ht_sigv4_verify(api->keys, &sr, &ex, &id, &err) < 0 ||
+	    ht_sigv4_authorize(&id, api->account_id, op, &err) < 0) {
+		ht_reply_error(req, err.status ? err.status : 400, err.code, "%s", err.message);
+		return -EACCES;
+	}
+	snprintf(ret->access_key, sizeof(ret->access_key), "%s", id.access_key_id);
+	ret->access = (int)id.access;
+	if (strcmp(service, "cloudtrail") == 0 && !api_rate_take(api, id.access_key_id, op)) {
+		ht_reply_error(req, 400, "ThrottlingException", "Rate exceeded");
+		return -EACCES;
+	}
+	return 0;
+}
+
 int
-ht_api_authorize(struct ht_api *api, struct evhttp_request *req, struct ht_api_caller *ret)
+ht_api_authorize(struct ht_api *api, struct evhttp_request *req, const char *service,
+    const char *op, struct ht_api_caller *ret)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
@@ -134,11 +238,8 @@ ht_api_authorize(struct ht_api *api, struct evhttp_request *req, struct ht_api_c
 		ht_reply_error(req, 500, "InternalFailure", "cannot identify the connection");
 		return -EACCES;
 	}
-	if (ss.ss_family != AF_UNIX) {
-		ht_reply_error(req, 400, "AccessDeniedException", "signed requests are not "
-		    "accepted here yet");
-		return -EACCES;
-	}
+	if (ss.ss_family != AF_UNIX)
+		return api_authorize_signed(api, req, service, op, ret);
 	ret->local = true;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
 	    !api_local_admin(api, cred.uid, cred.gid)) {
@@ -148,7 +249,7 @@ ht_api_authorize(struct ht_api *api, struct evhttp_request *req, struct ht_api_c
 		return -EACCES;
 	}
 	ret->uid = cred.uid;
-	ret->admin = true;
+	ret->access = HT_ACCESS_ADMIN;
 	return 0;
 }
 
@@ -162,14 +263,16 @@ api_dispatch_cb(struct evhttp_request *req, void *arg)
 	const struct api_op *op;
 	struct json_object *body;
 
-	if (ht_api_authorize(api, req, &caller) < 0)
-		return;
+
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		ht_reply_error(req, 400, "UnsupportedOperationException",
 		    "CloudTrail operations are POST /");
 		return;
 	}
 	op = target ? api_find_op(api, target) : NULL;
+	/* Who asks comes first: an unsigned caller learns nothing. */
+	if (ht_api_authorize(api, req, "cloudtrail", op ? op->name : "Unknown", &caller) < 0)
+		return;
 	if (op == NULL) {
 		ht_reply_error(req, 400, "UnknownOperationException", "%s%.200s%s",
 		    target ? "unknown or unsupported operation \"" : "missing X-Amz-Target header",
@@ -303,6 +406,53 @@ fail:
 }
 
 int
+ht_api_listen_tcp(struct ht_api *api, const char *hostport)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	size_t hl;
+	long port;
+
+	if (colon == NULL || (hl = (size_t)(colon - hostport)) == 0 || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, hostport, hl);
+	host[hl] = '\0';
+	if (host[0] == '[' && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	port = strtol(colon + 1, NULL, 10);
+	api->tcp = evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)port);
+	if (api->tcp == NULL) {
+		log_msg(HT_LOG_ERR, errno, "api: cannot listen on %s", hostport);
+		return errno ? -errno : -EADDRINUSE;
+	}
+	return 0;
+}
+
+void
+ht_api_set_auth(struct ht_api *api, const char *account_id, const char *region,
+    struct ht_sigv4_store *store, const struct ht_api_rates *rates)
+{
+	char *a = strdup(account_id), *r = strdup(region);
+
+	if (a == NULL || r == NULL) {
+		free(a);
+		free(r);
+		ht_sigv4_store_free(store);
+		log_warnx("api: out of memory applying new credentials; keeping the old ones");
+		return;
+	}
+	free(api->account_id);
+	free(api->region);
+	api->account_id = a;
+	api->region = r;
+	ht_sigv4_store_free(api->keys);
+	api->keys = store;
+	api->rates = *rates;
+}
+
+int
 ht_api_route(struct ht_api *api, const char *path, ht_api_handler fn, void *arg)
 {
 	int v = evhttp_set_cb(api->http, path, fn, arg);
@@ -319,6 +469,10 @@ ht_api_unroute(struct ht_api *api, const char *path)
 void
 ht_api_stop_listening(struct ht_api *api)
 {
+	if (api->tcp) {
+		evhttp_del_accept_socket(api->http, api->tcp);
+		api->tcp = NULL;
+	}
 	if (api->bound) {
 		evhttp_del_accept_socket(api->http, api->bound);
 		api->bound = NULL;
@@ -340,5 +494,8 @@ ht_api_free(struct ht_api *api)
 	for (size_t i = 0; i < api->n_ops; i++)
 		free(api->ops[i].name);
 	free(api->ops);
+	ht_sigv4_store_free(api->keys);
+	free(api->account_id);
+	free(api->region);
 	free(api);
 }

@@ -227,7 +227,7 @@ ingest_handle(struct evhttp_request *req, void *arg)
 	int v;
 
 	in->requests++;
-	if (ht_api_authorize(in->env->api, req, &caller) < 0) {
+	if (ht_api_authorize(in->env->api, req, "cloudtrail-data", "PutAuditEvents", &caller) < 0) {
 		in->refused_requests++;
 		return;
 	}
