@@ -200,8 +200,13 @@ api_authorize_signed(struct ht_api *api, struct evhttp_request *req, const char 
 		}
 		hv[n++] = (struct ht_sigv4_header){ kv->key, kv->value };
 	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		ht_reply_error(req, 400, "UnsupportedOperationException",
+		    "the API takes POST requests only");
+		return -EACCES;
+	}
 	sr = (struct ht_sigv4_request){
-		.method = evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
+		.method = "POST",
 		.uri = evhttp_request_get_uri(req), .headers = hv, .n_headers = n,
 		.body = evbuffer_get_length(body) ? evbuffer_pullup(body, -1) : NULL,
 		.body_len = evbuffer_get_length(body) };
