@@ -69,8 +69,8 @@ ht_fsync_parent(const char *path)
 	return ht_fsync_dir(buf);
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+ht_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -99,7 +99,7 @@ ht_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	v = write_all(fd, data, len);
+	v = ht_write_all(fd, data, len);
 	if (v == 0 && fsync(fd) < 0)
 		v = -errno;
 	if (close(fd) < 0 && v == 0)
@@ -159,4 +159,25 @@ out:
 	free(buf);
 	close(fd);
 	return v;
+}
+
+int
+ht_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *ret_got)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	*ret_got = got;
+	return 0;
 }

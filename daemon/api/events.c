@@ -80,27 +80,6 @@ struct token {
 	uint64_t after_seq;
 };
 
-struct req_error {
-	const char *type;
-	char msg[256];
-};
-
-static int
-req_fail(struct req_error *e, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-req_fail(struct req_error *e, const char *type, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->type = type;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* ---- request ---- */
 
 /* CloudTrail counts '_', ' ', ',' and '\n' twice toward the 2000 limit. */
@@ -118,17 +97,17 @@ attr_value_length(const char *v)
 }
 
 static int
-parse_attributes(struct json_object *list, struct lookup_req *r, struct req_error *e)
+parse_attributes(struct json_object *list, struct lookup_req *r, struct ht_api_error *e)
 {
 	struct json_object *item, *k, *v;
 	const char *key;
 
 	if (!json_object_is_type(list, json_type_array))
-		return req_fail(e, "SerializationException", "LookupAttributes must be a list");
+		return ht_api_fail(e, "SerializationException", "LookupAttributes must be a list");
 	if (json_object_array_length(list) == 0)
 		return 0;
 	if (json_object_array_length(list) > 1)
-		return req_fail(e, "InvalidLookupAttributesException",
+		return ht_api_fail(e, "InvalidLookupAttributesException",
 		    "only one lookup attribute is allowed, %zu were given",
 		    json_object_array_length(list));
 	item = json_object_array_get_idx(list, 0);
@@ -136,7 +115,7 @@ parse_attributes(struct json_object *list, struct lookup_req *r, struct req_erro
 	    !json_object_object_get_ex(item, "AttributeKey", &k) ||
 	    !json_object_object_get_ex(item, "AttributeValue", &v) ||
 	    !json_object_is_type(k, json_type_string) || !json_object_is_type(v, json_type_string))
-		return req_fail(e, "InvalidLookupAttributesException",
+		return ht_api_fail(e, "InvalidLookupAttributesException",
 		    "a lookup attribute needs a string AttributeKey and AttributeValue");
 	key = json_object_get_string(k);
 	for (int i = 0; i < HT_ATTR_COUNT; i++) {
@@ -146,50 +125,50 @@ parse_attributes(struct json_object *list, struct lookup_req *r, struct req_erro
 		}
 	}
 	if (!r->has_attr)
-		return req_fail(e, "InvalidLookupAttributesException", "unknown AttributeKey \"%.64s\" "
+		return ht_api_fail(e, "InvalidLookupAttributesException", "unknown AttributeKey \"%.64s\" "
 		    "(EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, "
 		    "EventSource, AccessKeyId)", key);
 	r->value = json_object_get_string(v);
 	if (*r->value == '\0' || attr_value_length(r->value) > ATTR_VALUE_MAX ||
 	    strlen(r->value) != (size_t)json_object_get_string_len(v))
-		return req_fail(e, "InvalidLookupAttributesException",
+		return ht_api_fail(e, "InvalidLookupAttributesException",
 		    "AttributeValue must be 1 to %d characters", ATTR_VALUE_MAX);
 	return 0;
 }
 
 /* An epoch timestamp member (JSON number; fractions allowed). */
 static int
-parse_time(struct json_object *o, const char *name, int64_t *ret, struct req_error *e)
+parse_time(struct json_object *o, const char *name, int64_t *ret, struct ht_api_error *e)
 {
 	double d;
 
 	if (!json_object_is_type(o, json_type_int) && !json_object_is_type(o, json_type_double))
-		return req_fail(e, "SerializationException", "%s must be a timestamp (epoch "
+		return ht_api_fail(e, "SerializationException", "%s must be a timestamp (epoch "
 		    "seconds)", name);
 	d = json_object_get_double(o);
 	if (!isfinite(d) || d < 0 || d > 253402300799.0)	/* 9999-12-31 */
-		return req_fail(e, "InvalidTimeRangeException", "%s is out of range", name);
+		return ht_api_fail(e, "InvalidTimeRangeException", "%s is out of range", name);
 	*ret = (int64_t)floor(d);
 	return 0;
 }
 
 static int
-parse_max_results(struct json_object *o, struct lookup_req *r, struct req_error *e)
+parse_max_results(struct json_object *o, struct lookup_req *r, struct ht_api_error *e)
 {
 	int64_t n;
 
 	if (!json_object_is_type(o, json_type_int))
-		return req_fail(e, "SerializationException", "MaxResults must be an integer");
+		return ht_api_fail(e, "SerializationException", "MaxResults must be an integer");
 	n = json_object_get_int64(o);
 	if (n < 1 || n > MAX_RESULTS_MAX)
-		return req_fail(e, "InvalidMaxResultsException", "MaxResults must be 1 to %d, "
+		return ht_api_fail(e, "InvalidMaxResultsException", "MaxResults must be 1 to %d, "
 		    "not %lld", MAX_RESULTS_MAX, (long long)n);
 	r->max_results = (int)n;
 	return 0;
 }
 
 static int
-parse_request(struct json_object *body, struct lookup_req *r, struct req_error *e)
+parse_request(struct json_object *body, struct lookup_req *r, struct ht_api_error *e)
 {
 	struct json_object *o;
 	int v = 0;
@@ -211,17 +190,17 @@ parse_request(struct json_object *body, struct lookup_req *r, struct req_error *
 	if (v == 0 && json_object_object_get_ex(body, "EventCategory", &o) && o) {
 		if (!json_object_is_type(o, json_type_string) ||
 		    strcmp(json_object_get_string(o), "insight") != 0)
-			return req_fail(e, "InvalidEventCategoryException",
+			return ht_api_fail(e, "InvalidEventCategoryException",
 			    "EventCategory can only be \"insight\"");
 		r->insight = true;
 	}
 	if (v == 0 && json_object_object_get_ex(body, "NextToken", &o) && o) {
 		if (!json_object_is_type(o, json_type_string) || json_object_get_string_len(o) == 0)
-			return req_fail(e, "InvalidNextTokenException", "NextToken is not valid");
+			return ht_api_fail(e, "InvalidNextTokenException", "NextToken is not valid");
 		r->token = json_object_get_string(o);
 	}
 	if (v == 0 && r->has_start && r->has_end && r->start > r->end)
-		return req_fail(e, "InvalidTimeRangeException", "StartTime is after EndTime");
+		return ht_api_fail(e, "InvalidTimeRangeException", "StartTime is after EndTime");
 	return v;
 }
 
@@ -287,7 +266,7 @@ token_encode(const struct ht_api_events *e, const struct token *t)
 /* Decode and authenticate s; it must have been made for request r. */
 static int
 token_decode(const struct ht_api_events *e, const char *s, const struct lookup_req *r,
-    struct token *t, struct req_error *err)
+    struct token *t, struct ht_api_error *err)
 {
 	uint8_t buf[TOKEN_BODY + TOKEN_MAC + 8], mac[HT_SHA256_LEN];
 	struct token want;
@@ -298,7 +277,7 @@ token_decode(const struct ht_api_events *e, const char *s, const struct lookup_r
 	    len != TOKEN_BODY + TOKEN_MAC || buf[0] != TOKEN_VERSION ||
 	    ht_hmac_sha256(e->key, sizeof(e->key), buf, TOKEN_BODY, mac) < 0 ||
 	    !ht_memeq_consttime(mac, buf + TOKEN_BODY, TOKEN_MAC))
-		return req_fail(err, "InvalidNextTokenException", "NextToken is not valid");
+		return ht_api_fail(err, "InvalidNextTokenException", "NextToken is not valid");
 	t->flags = buf[1];
 	t->attr = buf[2];
 	t->req_start = (int64_t)get64(p), p += 8;
@@ -312,7 +291,7 @@ token_decode(const struct ht_api_events *e, const char *s, const struct lookup_r
 	token_bind(r, &want);
 	if (want.flags != t->flags || want.attr != t->attr || want.req_start != t->req_start ||
 	    want.req_end != t->req_end || want.value_hash != t->value_hash)
-		return req_fail(err, "InvalidNextTokenException", "NextToken was issued for "
+		return ht_api_fail(err, "InvalidNextTokenException", "NextToken was issued for "
 		    "different parameters; repeat the original request's parameters with it");
 	return 0;
 }
@@ -428,14 +407,14 @@ static void
 lookup_events_op(struct evhttp_request *req, struct json_object *body, void *arg)
 {
 	struct ht_api_events *e = arg;
-	struct req_error err = { 0 };
+	struct ht_api_error err = { 0 };
 	struct lookup_req r;
 	struct token t = { 0 };
 	int64_t now = e->now();
 
 	if (parse_request(body, &r, &err) < 0 ||
 	    (r.token && token_decode(e, r.token, &r, &t, &err) < 0)) {
-		ht_reply_error(req, 400, err.type, "%s", err.msg);
+		ht_reply_refused(req, &err);
 		return;
 	}
 	if (r.token == NULL) {

@@ -3,6 +3,7 @@
  */
 #include "ht_build.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,4 +84,22 @@ ht_reply_error(struct evhttp_request *req, int status, const char *type, const c
 	}
 	ht_reply_json(req, status, o);
 	json_object_put(o);
+}
+
+int
+ht_api_fail(struct ht_api_error *e, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->type = type;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+void
+ht_reply_refused(struct evhttp_request *req, const struct ht_api_error *e)
+{
+	ht_reply_error(req, 400, e->type, "%s", e->msg);
 }

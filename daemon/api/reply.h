@@ -10,6 +10,18 @@
 struct evhttp_request;
 struct json_object;
 
+/* A refused request: the exception name and message, answered with 400. */
+struct ht_api_error {
+	const char *type;
+	char msg[512];
+};
+
+/* Fill e and return -EINVAL (so a check can `return ht_api_fail(...)`). */
+int ht_api_fail(struct ht_api_error *e, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Answer req with e (HTTP 400). */
+void ht_reply_refused(struct evhttp_request *req, const struct ht_api_error *e);
+
 /* Send obj (borrowed) as the reply body with status (200, ...). */
 void ht_reply_json(struct evhttp_request *req, int status, struct json_object *obj);
 /* Send an AWS-style error. */

@@ -32,39 +32,11 @@ struct ht_api_trails {
 	const struct ht_conf *conf;
 };
 
-/* A refused request: exception name and message, sent with HTTP 400. */
-struct op_error {
-	const char *type;
-	char msg[300];
-};
-
-static int
-fail(struct op_error *e, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct op_error *e, const char *type, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->type = type;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static void
-reply_fail(struct evhttp_request *req, const struct op_error *e)
-{
-	ht_reply_error(req, 400, e->type, "%s", e->msg);
-}
-
 /* ---- members ---- */
 
 /* Optional string member: *ret NULL when absent; wrong type refused. */
 static int
-get_str(struct json_object *body, const char *key, const char **ret, struct op_error *e)
+get_str(struct json_object *body, const char *key, const char **ret, struct ht_api_error *e)
 {
 	struct json_object *v;
 
@@ -72,14 +44,14 @@ get_str(struct json_object *body, const char *key, const char **ret, struct op_e
 	if (!json_object_object_get_ex(body, key, &v) || v == NULL)
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
-		return fail(e, "SerializationException", "%s must be a string", key);
+		return ht_api_fail(e, "SerializationException", "%s must be a string", key);
 	*ret = json_object_get_string(v);
 	return 0;
 }
 
 /* Optional boolean member: *ret -1 when absent. */
 static int
-get_bool(struct json_object *body, const char *key, int *ret, struct op_error *e)
+get_bool(struct json_object *body, const char *key, int *ret, struct ht_api_error *e)
 {
 	struct json_object *v;
 
@@ -87,7 +59,7 @@ get_bool(struct json_object *body, const char *key, int *ret, struct op_error *e
 	if (!json_object_object_get_ex(body, key, &v) || v == NULL)
 		return 0;
 	if (!json_object_is_type(v, json_type_boolean))
-		return fail(e, "SerializationException", "%s must be a boolean", key);
+		return ht_api_fail(e, "SerializationException", "%s must be a boolean", key);
 	*ret = json_object_get_boolean(v);
 	return 0;
 }
@@ -101,7 +73,7 @@ arn_of(const struct ht_api_trails *t, const char *name)
 /* Trail i named by body[key] (a name or an ARN). */
 static int
 find_trail(const struct ht_api_trails *t, struct json_object *body, const char *key,
-    size_t *ret, struct op_error *e)
+    size_t *ret, struct ht_api_error *e)
 {
 	const char *name, *why;
 	ssize_t i;
@@ -109,19 +81,19 @@ find_trail(const struct ht_api_trails *t, struct json_object *body, const char *
 	if (get_str(body, key, &name, e) < 0)
 		return -EINVAL;
 	if (name == NULL || *name == '\0')
-		return fail(e, "TrailNotProvidedException", "%s is required", key);
+		return ht_api_fail(e, "TrailNotProvidedException", "%s is required", key);
 	if (strncmp(name, "arn:", 4) == 0) {
 		const char *slash = strstr(name, ":trail/");
 
 		if (strncmp(name, "arn:aws:cloudtrail:", 19) != 0 || slash == NULL)
-			return fail(e, "CloudTrailARNInvalidException", "%.200s is not a valid trail "
+			return ht_api_fail(e, "CloudTrailARNInvalidException", "%.200s is not a valid trail "
 			    "ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME)", name);
 	} else if ((why = ht_trail_name_invalid(name)) != NULL) {
-		return fail(e, "InvalidTrailNameException", "%.200s: %s", name, why);
+		return ht_api_fail(e, "InvalidTrailNameException", "%.200s: %s", name, why);
 	}
 	i = ht_registry_find(t->reg, name);
 	if (i < 0)
-		return fail(e, "TrailNotFoundException", "Unknown trail: %.200s for the user: %s",
+		return ht_api_fail(e, "TrailNotFoundException", "Unknown trail: %.200s for the user: %s",
 		    name, t->conf->account_id);
 	*ret = (size_t)i;
 	return 0;
@@ -187,14 +159,14 @@ trail_response(const struct ht_api_trails *t, const struct ht_trail_spec *s, boo
 /* ---- CreateTrail / UpdateTrail ---- */
 
 static int
-check_bucket(const struct ht_api_trails *t, const char *bucket, struct op_error *e)
+check_bucket(const struct ht_api_trails *t, const char *bucket, struct ht_api_error *e)
 {
 	const char *why = ht_bucket_name_invalid(bucket);
 
 	if (why)
-		return fail(e, "InvalidS3BucketNameException", "%.100s: %s", bucket, why);
+		return ht_api_fail(e, "InvalidS3BucketNameException", "%.100s: %s", bucket, why);
 	if (ht_conf_bucket(t->conf, bucket) == NULL)
-		return fail(e, "S3BucketDoesNotExistException", "S3 bucket %.100s does not exist "
+		return ht_api_fail(e, "S3BucketDoesNotExistException", "S3 bucket %.100s does not exist "
 		    "(hosttrail: not declared under buckets: in %s)", bucket, t->conf->path);
 	return 0;
 }
@@ -202,7 +174,7 @@ check_bucket(const struct ht_api_trails *t, const char *bucket, struct op_error 
 /* A topic given as a name or an SNS ARN of this account and region. */
 static int
 check_topic(const struct ht_api_trails *t, const char *topic, const char **ret_name,
-    struct op_error *e)
+    struct ht_api_error *e)
 {
 	char *prefix = topic_arn(t, "");
 	const char *name = topic;
@@ -211,10 +183,10 @@ check_topic(const struct ht_api_trails *t, const char *topic, const char **ret_n
 		name = strncmp(topic, prefix, strlen(prefix)) == 0 ? topic + strlen(prefix) : NULL;
 	free(prefix);
 	if (name == NULL || !ht_topic_name_valid(name))
-		return fail(e, "InvalidSnsTopicNameException", "%.256s is not a valid SNS topic "
+		return ht_api_fail(e, "InvalidSnsTopicNameException", "%.256s is not a valid SNS topic "
 		    "name or ARN of this account and region", topic);
 	if (ht_conf_topic(t->conf, name) == NULL)
-		return fail(e, "InsufficientSnsTopicPolicyException", "SNS topic %.256s does not "
+		return ht_api_fail(e, "InsufficientSnsTopicPolicyException", "SNS topic %.256s does not "
 		    "exist (hosttrail: not declared under topics: in %s)", name, t->conf->path);
 	*ret_name = name;
 	return 0;
@@ -235,7 +207,7 @@ set_str(char **field, const char *v)
 /* Apply the string members of Create/UpdateTrail to s after checking them. */
 static int
 apply_strings(const struct ht_api_trails *t, struct json_object *body, struct ht_trail_spec *s,
-    struct op_error *e)
+    struct ht_api_error *e)
 {
 	const char *bucket, *prefix, *topic, *lg, *role, *kms, *tname = NULL;
 
@@ -247,7 +219,7 @@ apply_strings(const struct ht_api_trails *t, struct json_object *body, struct ht
 	if (bucket && check_bucket(t, bucket, e) < 0)
 		return -EINVAL;
 	if (prefix && strlen(prefix) > MAX_PREFIX)
-		return fail(e, "InvalidS3PrefixException", "S3KeyPrefix is longer than %d "
+		return ht_api_fail(e, "InvalidS3PrefixException", "S3KeyPrefix is longer than %d "
 		    "characters", MAX_PREFIX);
 	if (topic && *topic && check_topic(t, topic, &tname, e) < 0)
 		return -EINVAL;
@@ -256,13 +228,13 @@ apply_strings(const struct ht_api_trails *t, struct json_object *body, struct ht
 	    (topic && set_str(&s->tc.sns_topic_name, *topic ? tname : NULL)) ||
 	    (lg && set_str(&s->cw_log_group_arn, lg)) || (role && set_str(&s->cw_role_arn, role)) ||
 	    (kms && set_str(&s->kms_key_id, kms)))
-		return fail(e, "InternalFailure", "out of memory");
+		return ht_api_fail(e, "InternalFailure", "out of memory");
 	return 0;
 }
 
 static int
 apply_bools(const struct ht_api_trails *t, struct json_object *body, struct ht_trail_spec *s,
-    struct op_error *e)
+    struct ht_api_error *e)
 {
 	int glob, multi, valid, org;
 
@@ -272,7 +244,7 @@ apply_bools(const struct ht_api_trails *t, struct json_object *body, struct ht_t
 	    get_bool(body, "IsOrganizationTrail", &org, e))
 		return -EINVAL;
 	if (org == 1 && t->conf->organization_id == NULL)
-		return fail(e, "OrganizationsNotInUseException", "IsOrganizationTrail needs "
+		return ht_api_fail(e, "OrganizationsNotInUseException", "IsOrganizationTrail needs "
 		    "organization_id in %s", t->conf->path);
 	if (glob >= 0)
 		s->tc.include_global_service_events = glob;
@@ -283,20 +255,20 @@ apply_bools(const struct ht_api_trails *t, struct json_object *body, struct ht_t
 	if (org >= 0)
 		s->tc.is_organization_trail = org;
 	if (s->tc.is_multi_region_trail && !s->tc.include_global_service_events)
-		return fail(e, "InvalidParameterCombinationException", "Multi-Region trail must "
+		return ht_api_fail(e, "InvalidParameterCombinationException", "Multi-Region trail must "
 		    "include global service events.");
 	return 0;
 }
 
 static int
 parse_tags(struct json_object *list, struct ht_trail_tag **ret, size_t *ret_n,
-    struct op_error *e)
+    struct ht_api_error *e)
 {
 	size_t n = json_object_array_length(list);
 	struct ht_trail_tag *tags = n ? calloc(n, sizeof(*tags)) : NULL;
 
 	if (n && tags == NULL)
-		return fail(e, "InternalFailure", "out of memory");
+		return ht_api_fail(e, "InternalFailure", "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = json_object_array_get_idx(list, i), *k, *v = NULL;
 
@@ -310,7 +282,7 @@ parse_tags(struct json_object *list, struct ht_trail_tag **ret, size_t *ret_n,
 				free(tags[j].value);
 			}
 			free(tags);
-			return fail(e, "InvalidTagParameterException", "tag %zu: Key must be 1-128 "
+			return ht_api_fail(e, "InvalidTagParameterException", "tag %zu: Key must be 1-128 "
 			    "characters and Value at most 256", i + 1);
 		}
 		tags[i].key = strdup(json_object_get_string(k));
@@ -333,7 +305,7 @@ tags_free(struct ht_trail_tag *tags, size_t n)
 
 /* Merge add into s's tags (a key already there gets the new value). */
 static int
-tags_add(struct ht_trail_spec *s, struct ht_trail_tag *add, size_t n, struct op_error *e)
+tags_add(struct ht_trail_spec *s, struct ht_trail_tag *add, size_t n, struct ht_api_error *e)
 {
 	size_t total = s->n_tags;
 	struct ht_trail_tag *nt;
@@ -346,11 +318,11 @@ tags_add(struct ht_trail_spec *s, struct ht_trail_tag *add, size_t n, struct op_
 		total += !found;
 	}
 	if (total > MAX_TAGS)
-		return fail(e, "TagsLimitExceededException", "a trail can have at most %d tags",
+		return ht_api_fail(e, "TagsLimitExceededException", "a trail can have at most %d tags",
 		    MAX_TAGS);
 	nt = realloc(s->tags, (total ? total : 1) * sizeof(*nt));
 	if (nt == NULL)
-		return fail(e, "InternalFailure", "out of memory");
+		return ht_api_fail(e, "InternalFailure", "out of memory");
 	s->tags = nt;
 	for (size_t i = 0; i < n; i++) {
 		size_t k;
@@ -374,7 +346,7 @@ op_create_trail(struct evhttp_request *req, struct json_object *body, void *arg)
 {
 	struct ht_api_trails *t = arg;
 	struct ht_trail_spec *s = calloc(1, sizeof(*s));
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 	struct json_object *tl, *out;
 	struct ht_trail_tag *tags = NULL;
 	const char *name = NULL, *bucket = NULL, *why;
@@ -389,15 +361,15 @@ op_create_trail(struct evhttp_request *req, struct json_object *body, void *arg)
 	if (get_str(body, "Name", &name, &e) < 0 || get_str(body, "S3BucketName", &bucket, &e) < 0)
 		goto refuse;
 	if (name == NULL || *name == '\0') {
-		fail(&e, "TrailNotProvidedException", "Name is required");
+		ht_api_fail(&e, "TrailNotProvidedException", "Name is required");
 		goto refuse;
 	}
 	if ((why = ht_trail_name_invalid(name)) != NULL) {
-		fail(&e, "InvalidTrailNameException", "%.200s: %s", name, why);
+		ht_api_fail(&e, "InvalidTrailNameException", "%.200s: %s", name, why);
 		goto refuse;
 	}
 	if (bucket == NULL) {
-		fail(&e, "InvalidS3BucketNameException", "S3BucketName is required");
+		ht_api_fail(&e, "InvalidS3BucketNameException", "S3BucketName is required");
 		goto refuse;
 	}
 	s->tc.name = strdup(name);
@@ -405,20 +377,20 @@ op_create_trail(struct evhttp_request *req, struct json_object *body, void *arg)
 		goto refuse;
 	if (json_object_object_get_ex(body, "TagsList", &tl) && tl) {
 		if (!json_object_is_type(tl, json_type_array)) {
-			fail(&e, "SerializationException", "TagsList must be a list");
+			ht_api_fail(&e, "SerializationException", "TagsList must be a list");
 			goto refuse;
 		}
 		if (parse_tags(tl, &tags, &ntags, &e) < 0 || tags_add(s, tags, ntags, &e) < 0)
 			goto refuse;
 	}
 	if (ht_registry_find(t->reg, name) >= 0) {
-		fail(&e, "TrailAlreadyExistsException", "Trail %.200s already exists for customer: "
+		ht_api_fail(&e, "TrailAlreadyExistsException", "Trail %.200s already exists for customer: "
 		    "%s", name, t->conf->account_id);
 		goto refuse;
 	}
 	v = ht_registry_create(t->reg, s);
 	if (v == -E2BIG) {
-		fail(&e, "MaximumNumberOfTrailsExceededException", "User: %s already has %d trails "
+		ht_api_fail(&e, "MaximumNumberOfTrailsExceededException", "User: %s already has %d trails "
 		    "in %s.", t->conf->account_id, HT_MAX_TRAILS_PER_REGION, t->conf->region);
 		goto refuse;
 	}
@@ -433,7 +405,7 @@ op_create_trail(struct evhttp_request *req, struct json_object *body, void *arg)
 	json_object_put(out);
 	goto out;
 refuse:
-	reply_fail(req, &e);
+	ht_reply_refused(req, &e);
 out:
 	tags_free(tags, ntags);
 	ht_trail_spec_free(s);
@@ -441,19 +413,19 @@ out:
 
 /* A copy of trail i's spec to change, refusing config trails. */
 static struct ht_trail_spec *
-editable_copy(const struct ht_api_trails *t, size_t i, struct op_error *e)
+editable_copy(const struct ht_api_trails *t, size_t i, struct ht_api_error *e)
 {
 	const struct ht_trail_spec *cur = ht_registry_spec(t->reg, i);
 	struct ht_trail_spec *s;
 
 	if (cur->from_config) {
-		fail(e, "OperationNotPermittedException", "trail %s is declared in %s; change it "
+		ht_api_fail(e, "OperationNotPermittedException", "trail %s is declared in %s; change it "
 		    "there and reload (SIGHUP)", cur->tc.name, t->conf->path);
 		return NULL;
 	}
 	s = ht_trail_spec_dup(cur);
 	if (s == NULL)
-		fail(e, "InternalFailure", "out of memory");
+		ht_api_fail(e, "InternalFailure", "out of memory");
 	return s;
 }
 
@@ -462,14 +434,14 @@ op_update_trail(struct evhttp_request *req, struct json_object *body, void *arg)
 {
 	struct ht_api_trails *t = arg;
 	struct ht_trail_spec *s = NULL;
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 	struct json_object *out;
 	size_t i;
 
 	if (find_trail(t, body, "Name", &i, &e) < 0 || (s = editable_copy(t, i, &e)) == NULL ||
 	    apply_strings(t, body, s, &e) < 0 || apply_bools(t, body, s, &e) < 0) {
 		ht_trail_spec_free(s);
-		reply_fail(req, &e);
+		ht_reply_refused(req, &e);
 		return;
 	}
 	if (ht_registry_update(t->reg, i, s) < 0) {
@@ -497,19 +469,19 @@ static void
 op_delete_trail(struct evhttp_request *req, struct json_object *body, void *arg)
 {
 	struct ht_api_trails *t = arg;
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 	size_t i;
 	int v;
 
 	if (find_trail(t, body, "Name", &i, &e) < 0) {
-		reply_fail(req, &e);
+		ht_reply_refused(req, &e);
 		return;
 	}
 	v = ht_registry_delete(t->reg, i);
 	if (v == -EPERM) {
-		fail(&e, "OperationNotPermittedException", "trail %s is declared in %s; remove it "
+		ht_api_fail(&e, "OperationNotPermittedException", "trail %s is declared in %s; remove it "
 		    "there and reload (SIGHUP)", ht_registry_spec(t->reg, i)->tc.name, t->conf->path);
-		reply_fail(req, &e);
+		ht_reply_refused(req, &e);
 		return;
 	}
 	reply_empty(req);
@@ -519,20 +491,20 @@ static void
 set_logging(struct evhttp_request *req, struct json_object *body, struct ht_api_trails *t,
     bool on)
 {
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 	size_t i;
 	int v;
 
 	if (find_trail(t, body, "Name", &i, &e) < 0) {
-		reply_fail(req, &e);
+		ht_reply_refused(req, &e);
 		return;
 	}
 	v = ht_registry_set_logging(t->reg, i, on);
 	if (v == -EPERM) {
-		fail(&e, "OperationNotPermittedException", "trail %s is declared in %s; set "
+		ht_api_fail(&e, "OperationNotPermittedException", "trail %s is declared in %s; set "
 		    "start_logging there and reload (SIGHUP)", ht_registry_spec(t->reg, i)->tc.name,
 		    t->conf->path);
-		reply_fail(req, &e);
+		ht_reply_refused(req, &e);
 		return;
 	}
 	if (v < 0) {
@@ -561,7 +533,7 @@ op_describe_trails(struct evhttp_request *req, struct json_object *body, void *a
 {
 	struct ht_api_trails *t = arg;
 	struct json_object *names, *out = json_object_new_object(), *list = json_object_new_array();
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 
 	if (json_object_object_get_ex(body, "trailNameList", &names) && names &&
 	    json_object_is_type(names, json_type_array) && json_object_array_length(names) > 0) {
@@ -577,7 +549,7 @@ op_describe_trails(struct evhttp_request *req, struct json_object *body, void *a
 			if (v < 0 && strcmp(e.type, "TrailNotFoundException") != 0) {
 				json_object_put(list);
 				json_object_put(out);
-				reply_fail(req, &e);
+				ht_reply_refused(req, &e);
 				return;
 			}
 			if (v == 0)
@@ -598,12 +570,12 @@ static void
 op_get_trail(struct evhttp_request *req, struct json_object *body, void *arg)
 {
 	struct ht_api_trails *t = arg;
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 	struct json_object *out;
 	size_t i;
 
 	if (find_trail(t, body, "Name", &i, &e) < 0) {
-		reply_fail(req, &e);
+		ht_reply_refused(req, &e);
 		return;
 	}
 	out = json_object_new_object();
@@ -658,13 +630,13 @@ op_get_trail_status(struct evhttp_request *req, struct json_object *body, void *
 {
 	struct ht_api_trails *t = arg;
 	struct ht_trail_stats ts = { 0 };
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 	struct ht_trail *trail;
 	struct json_object *o;
 	size_t i;
 
 	if (find_trail(t, body, "Name", &i, &e) < 0) {
-		reply_fail(req, &e);
+		ht_reply_refused(req, &e);
 		return;
 	}
 	trail = ht_registry_trail(t->reg, i);
@@ -694,15 +666,15 @@ op_get_trail_status(struct evhttp_request *req, struct json_object *body, void *
 /* ---- tags ---- */
 
 static int
-find_resource(const struct ht_api_trails *t, const char *arn, size_t *ret, struct op_error *e)
+find_resource(const struct ht_api_trails *t, const char *arn, size_t *ret, struct ht_api_error *e)
 {
 	ssize_t i;
 
 	if (strncmp(arn, "arn:aws:cloudtrail:", 19) != 0 || strstr(arn, ":trail/") == NULL)
-		return fail(e, "CloudTrailARNInvalidException", "%.200s is not a trail ARN", arn);
+		return ht_api_fail(e, "CloudTrailARNInvalidException", "%.200s is not a trail ARN", arn);
 	i = ht_registry_find(t->reg, arn);
 	if (i < 0)
-		return fail(e, "ResourceNotFoundException", "no trail has the ARN %.200s", arn);
+		return ht_api_fail(e, "ResourceNotFoundException", "no trail has the ARN %.200s", arn);
 	*ret = (size_t)i;
 	return 0;
 }
@@ -713,7 +685,7 @@ change_tags(struct evhttp_request *req, struct json_object *body, struct ht_api_
 {
 	struct ht_trail_tag *tags = NULL;
 	struct ht_trail_spec *s = NULL;
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 	struct json_object *tl;
 	const char *arn;
 	size_t i, n = 0;
@@ -722,7 +694,7 @@ change_tags(struct evhttp_request *req, struct json_object *body, struct ht_api_
 	    !json_object_object_get_ex(body, "TagsList", &tl) ||
 	    !json_object_is_type(tl, json_type_array)) {
 		if (e.type == NULL)
-			fail(&e, "InvalidParameterException", "ResourceId and TagsList are required");
+			ht_api_fail(&e, "InvalidParameterException", "ResourceId and TagsList are required");
 		goto refuse;
 	}
 	if (find_resource(t, arn, &i, &e) < 0 || (s = editable_copy(t, i, &e)) == NULL ||
@@ -743,7 +715,7 @@ change_tags(struct evhttp_request *req, struct json_object *body, struct ht_api_
 		}
 	}
 	if (ht_registry_update(t->reg, i, s) < 0) {
-		fail(&e, "InternalFailure", "cannot store the trail");
+		ht_api_fail(&e, "InternalFailure", "cannot store the trail");
 		goto refuse;
 	}
 	tags_free(tags, n);
@@ -752,7 +724,7 @@ change_tags(struct evhttp_request *req, struct json_object *body, struct ht_api_
 refuse:
 	tags_free(tags, n);
 	ht_trail_spec_free(s);
-	reply_fail(req, &e);
+	ht_reply_refused(req, &e);
 }
 
 static void
@@ -772,12 +744,12 @@ op_list_tags(struct evhttp_request *req, struct json_object *body, void *arg)
 {
 	struct ht_api_trails *t = arg;
 	struct json_object *ids, *out, *list;
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 
 	if (!json_object_object_get_ex(body, "ResourceIdList", &ids) ||
 	    !json_object_is_type(ids, json_type_array) || json_object_array_length(ids) > 20) {
-		fail(&e, "InvalidParameterException", "ResourceIdList must list 1 to 20 ARNs");
-		reply_fail(req, &e);
+		ht_api_fail(&e, "InvalidParameterException", "ResourceIdList must list 1 to 20 ARNs");
+		ht_reply_refused(req, &e);
 		return;
 	}
 	list = json_object_new_array();
@@ -789,10 +761,10 @@ op_list_tags(struct evhttp_request *req, struct json_object *body, void *arg)
 		if (!json_object_is_type(id, json_type_string) ||
 		    find_resource(t, json_object_get_string(id), &i, &e) < 0) {
 			if (e.type == NULL)
-				fail(&e, "CloudTrailARNInvalidException", "ResourceIdList holds a "
+				ht_api_fail(&e, "CloudTrailARNInvalidException", "ResourceIdList holds a "
 				    "non-string");
 			json_object_put(list);
-			reply_fail(req, &e);
+			ht_reply_refused(req, &e);
 			return;
 		}
 		s = ht_registry_spec(t->reg, i);
@@ -839,24 +811,24 @@ op_put_event_selectors(struct evhttp_request *req, struct json_object *body, voi
 	struct ht_trail_spec *s = NULL;
 	struct ht_select *sel = NULL;
 	struct ht_select_error serr;
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 	struct json_object *state = NULL, *out;
 	size_t i;
 
 	if (find_trail(t, body, "TrailName", &i, &e) < 0 || (s = editable_copy(t, i, &e)) == NULL)
 		goto refuse;
 	if (ht_select_parse(body, &sel, &serr) < 0) {
-		fail(&e, serr.type ? serr.type : "InternalFailure", "%s", serr.message);
+		ht_api_fail(&e, serr.type ? serr.type : "InternalFailure", "%s", serr.message);
 		goto refuse;
 	}
 	if (ht_select_to_state(sel, &state) < 0) {
-		fail(&e, "InternalFailure", "out of memory");
+		ht_api_fail(&e, "InternalFailure", "out of memory");
 		goto refuse;
 	}
 	json_object_put(s->selectors);
 	s->selectors = state;
 	if (ht_registry_update(t->reg, i, s) < 0) {
-		fail(&e, "InternalFailure", "cannot store the trail");
+		ht_api_fail(&e, "InternalFailure", "cannot store the trail");
 		goto refuse;
 	}
 	out = selectors_response(t, i, sel);
@@ -871,7 +843,7 @@ op_put_event_selectors(struct evhttp_request *req, struct json_object *body, voi
 refuse:
 	ht_select_free(sel);
 	ht_trail_spec_free(s);
-	reply_fail(req, &e);
+	ht_reply_refused(req, &e);
 }
 
 static void
@@ -881,12 +853,12 @@ op_get_event_selectors(struct evhttp_request *req, struct json_object *body, voi
 	const struct ht_trail_spec *spec;
 	struct ht_select *sel = NULL;
 	struct ht_select_error serr;
-	struct op_error e = { 0 };
+	struct ht_api_error e = { 0 };
 	struct json_object *out;
 	size_t i;
 
 	if (find_trail(t, body, "TrailName", &i, &e) < 0) {
-		reply_fail(req, &e);
+		ht_reply_refused(req, &e);
 		return;
 	}
 	spec = ht_registry_spec(t->reg, i);

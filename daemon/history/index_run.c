@@ -71,6 +71,7 @@
 #include <zlib.h>
 
 #include "fileio.h"
+#include "le.h"
 #include "history/index_run.h"
 
 #define RUN_MAGIC "HTIDXRUN"
@@ -202,32 +203,6 @@ static struct {
 };
 
 /* ---- encoding ---- */
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static uint32_t
 crc(const void *p, size_t len)
@@ -711,25 +686,6 @@ struct bw {
 };
 
 static int
-write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 bw_flush(struct bw *w)
 {
 	int v;
@@ -741,7 +697,7 @@ bw_flush(struct bw *w)
 
 		w->crcs[blk] = crc(w->buf + at + skip, end - skip);
 	}
-	v = write_all(w->fd, w->buf, w->len);
+	v = ht_write_all(w->fd, w->buf, w->len);
 	if (v < 0)
 		return v;
 	w->base += w->len;
@@ -773,20 +729,20 @@ write_body(struct bw *w, const struct ht_run_builder *b)
 	int v = bw_put(w, (unsigned char[HDR_LEN]){ 0 }, HDR_LEN);
 
 	for (size_t i = 0; i < b->n_ents && v == 0; i++) {
-		put64(e, (uint64_t)b->ents[i].time);
-		put64(e + 8, b->ents[i].seq);
-		put64(e + 16, b->ents[i].offset);
-		put32(e + 24, b->ents[i].flags);
+		ht_le_put64(e, (uint64_t)b->ents[i].time);
+		ht_le_put64(e + 8, b->ents[i].seq);
+		ht_le_put64(e + 16, b->ents[i].offset);
+		ht_le_put32(e + 24, b->ents[i].flags);
 		v = bw_put(w, e, ENTRY_LEN);
 	}
 	for (size_t i = 0; i < b->n_keys && v == 0; i++) {
-		put64(k, b->key_hash[i]);
-		put32(k + 8, b->key_first[i]);
-		put32(k + 12, b->key_first[i + 1] - b->key_first[i]);
+		ht_le_put64(k, b->key_hash[i]);
+		ht_le_put32(k + 8, b->key_first[i]);
+		ht_le_put32(k + 12, b->key_first[i + 1] - b->key_first[i]);
 		v = bw_put(w, k, KEY_LEN);
 	}
 	for (size_t i = 0; i < b->n_posts && v == 0; i++) {
-		put32(p, b->posts[i]);
+		ht_le_put32(p, b->posts[i]);
 		v = bw_put(w, p, POST_LEN);
 	}
 	if (v == 0)
@@ -803,29 +759,29 @@ header_build(unsigned char *h, const struct ht_run_builder *b, uint64_t seg_from
 
 	memset(h, 0, HDR_LEN);
 	memcpy(h, RUN_MAGIC, 8);
-	put32(h + 8, RUN_VERSION);
-	put32(h + 12, BLOCK);
-	put32(h + 16, b->day);
-	put64(h + 24, seg_from);
-	put64(h + 32, seg_to);
-	put64(h + 40, b->n_ents);
-	put64(h + 48, b->n_keys);
-	put64(h + 56, b->n_posts);
+	ht_le_put32(h + 8, RUN_VERSION);
+	ht_le_put32(h + 12, BLOCK);
+	ht_le_put32(h + 16, b->day);
+	ht_le_put64(h + 24, seg_from);
+	ht_le_put64(h + 32, seg_to);
+	ht_le_put64(h + 40, b->n_ents);
+	ht_le_put64(h + 48, b->n_keys);
+	ht_le_put64(h + 56, b->n_posts);
 	if (b->n_ents > 0) {
-		put64(h + 64, (uint64_t)b->min_time);
-		put64(h + 72, (uint64_t)b->max_time);
-		put64(h + 80, b->min_seq);
-		put64(h + 88, b->max_seq);
+		ht_le_put64(h + 64, (uint64_t)b->min_time);
+		ht_le_put64(h + 72, (uint64_t)b->max_time);
+		ht_le_put64(h + 80, b->min_seq);
+		ht_le_put64(h + 88, b->max_seq);
 	}
-	put64(h + 96, HDR_LEN);
-	put64(h + 104, keys_off);
-	put64(h + 112, posts_off);
-	put64(h + 120, posts_off + (uint64_t)b->n_posts * POST_LEN);
-	put32(h + 128, n_blocks);
-	put32(h + 132, table_crc);
-	put32(h + 136, b->mgmt.first);
-	put32(h + 140, b->mgmt.count);
-	put32(h + HDR_CRC_AT, crc(h, HDR_CRC_AT));
+	ht_le_put64(h + 96, HDR_LEN);
+	ht_le_put64(h + 104, keys_off);
+	ht_le_put64(h + 112, posts_off);
+	ht_le_put64(h + 120, posts_off + (uint64_t)b->n_posts * POST_LEN);
+	ht_le_put32(h + 128, n_blocks);
+	ht_le_put32(h + 132, table_crc);
+	ht_le_put32(h + 136, b->mgmt.first);
+	ht_le_put32(h + 140, b->mgmt.count);
+	ht_le_put32(h + HDR_CRC_AT, crc(h, HDR_CRC_AT));
 }
 
 static uint64_t
@@ -854,8 +810,8 @@ write_file(int fd, const struct ht_run_builder *b, uint64_t seg_from, uint64_t s
 	if (v < 0)
 		goto out;
 	for (uint32_t i = 0; i < n_blocks; i++)
-		put32(table + 4 * (size_t)i, w.crcs[i]);
-	v = write_all(fd, table, (size_t)n_blocks * 4);
+		ht_le_put32(table + 4 * (size_t)i, w.crcs[i]);
+	v = ht_write_all(fd, table, (size_t)n_blocks * 4);
 	if (v < 0)
 		goto out;
 	header_build(hdr, b, seg_from, seg_to, n_blocks, crc(table, (size_t)n_blocks * 4));
@@ -1058,33 +1014,12 @@ cache_peek(uint64_t run_id, uint64_t blk, size_t at, void *dst, size_t len)
 	return s != NULL;
 }
 
-static int
-pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *ret_got)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	*ret_got = got;
-	return 0;
-}
-
 /* Read block blk of r from disk into dst and check its CRC. */
 static int
 block_load(struct ht_run *r, uint64_t blk, unsigned char *dst, uint32_t len)
 {
 	size_t got = 0, skip = blk == 0 ? HDR_LEN : 0;
-	int v = pread_all(r->fd, dst, len, blk * BLOCK, &got);
+	int v = ht_pread_all(r->fd, dst, len, blk * BLOCK, &got);
 
 	if (v < 0)
 		return v;
@@ -1160,29 +1095,29 @@ static int
 header_parse(const unsigned char *h, struct ht_run *r)
 {
 	struct ht_run_info *in = &r->info;
-	uint64_t n_ents = get64(h + 40);
+	uint64_t n_ents = ht_le_get64(h + 40);
 
-	if (memcmp(h, RUN_MAGIC, 8) != 0 || get32(h + 8) != RUN_VERSION || get32(h + 12) != BLOCK ||
-	    get32(h + HDR_CRC_AT) != crc(h, HDR_CRC_AT))
+	if (memcmp(h, RUN_MAGIC, 8) != 0 || ht_le_get32(h + 8) != RUN_VERSION || ht_le_get32(h + 12) != BLOCK ||
+	    ht_le_get32(h + HDR_CRC_AT) != crc(h, HDR_CRC_AT))
 		return -EBADMSG;
-	in->day = get32(h + 16);
-	in->seg_from = get64(h + 24);
-	in->seg_to = get64(h + 32);
+	in->day = ht_le_get32(h + 16);
+	in->seg_from = ht_le_get64(h + 24);
+	in->seg_to = ht_le_get64(h + 32);
 	in->count = n_ents;
-	r->n_keys = get64(h + 48);
-	r->n_posts = get64(h + 56);
-	in->min_time = (int64_t)get64(h + 64);
-	in->max_time = (int64_t)get64(h + 72);
-	in->min_seq = get64(h + 80);
-	in->max_seq = get64(h + 88);
-	r->keys_off = get64(h + 104);
-	r->posts_off = get64(h + 112);
-	r->body_end = get64(h + 120);
-	r->n_blocks = get32(h + 128);
+	r->n_keys = ht_le_get64(h + 48);
+	r->n_posts = ht_le_get64(h + 56);
+	in->min_time = (int64_t)ht_le_get64(h + 64);
+	in->max_time = (int64_t)ht_le_get64(h + 72);
+	in->min_seq = ht_le_get64(h + 80);
+	in->max_seq = ht_le_get64(h + 88);
+	r->keys_off = ht_le_get64(h + 104);
+	r->posts_off = ht_le_get64(h + 112);
+	r->body_end = ht_le_get64(h + 120);
+	r->n_blocks = ht_le_get32(h + 128);
 	r->mgmt =
-	    (struct key){ .hash = mgmt_hash(), .first = get32(h + 136), .count = get32(h + 140) };
+	    (struct key){ .hash = mgmt_hash(), .first = ht_le_get32(h + 136), .count = ht_le_get32(h + 140) };
 	if (n_ents > MAX_ITEMS || r->n_posts > MAX_ITEMS || r->n_keys > r->n_posts ||
-	    get64(h + 96) != HDR_LEN || r->keys_off != HDR_LEN + n_ents * ENTRY_LEN ||
+	    ht_le_get64(h + 96) != HDR_LEN || r->keys_off != HDR_LEN + n_ents * ENTRY_LEN ||
 	    r->posts_off != r->keys_off + r->n_keys * KEY_LEN ||
 	    r->body_end != r->posts_off + r->n_posts * POST_LEN ||
 	    r->n_blocks != (r->body_end + BLOCK - 1) / BLOCK || in->min_time > in->max_time ||
@@ -1200,14 +1135,14 @@ crc_table_load(struct ht_run *r, uint32_t table_crc)
 
 	if (raw == NULL)
 		return -ENOMEM;
-	v = pread_all(r->fd, raw, len, r->body_end, &got);
+	v = ht_pread_all(r->fd, raw, len, r->body_end, &got);
 	if (v == 0 && (got != len || crc(raw, len) != table_crc))
 		v = -EBADMSG;
 	if (v == 0) {
 		/* Decode in place: each u32 overwrites only its own bytes. */
 		r->crcs = (uint32_t *)(void *)raw;
 		for (size_t i = 0; i < r->n_blocks; i++)
-			r->crcs[i] = get32(raw + 4 * i);
+			r->crcs[i] = ht_le_get32(raw + 4 * i);
 		raw = NULL;
 	}
 	free(raw);
@@ -1233,7 +1168,7 @@ ht_run_open(const char *path, struct ht_run **ret)
 	}
 	v = fstat(r->fd, &st) < 0 ? -errno : 0;
 	if (v == 0)
-		v = pread_all(r->fd, h, HDR_LEN, 0, &got);
+		v = ht_pread_all(r->fd, h, HDR_LEN, 0, &got);
 	if (v == 0 && got != HDR_LEN)
 		v = -EBADMSG;
 	if (v == 0)
@@ -1241,7 +1176,7 @@ ht_run_open(const char *path, struct ht_run **ret)
 	if (v == 0 && (uint64_t)st.st_size != r->body_end + (uint64_t)r->n_blocks * 4)
 		v = -EBADMSG;
 	if (v == 0)
-		v = crc_table_load(r, get32(h + 132));
+		v = crc_table_load(r, ht_le_get32(h + 132));
 	if (v < 0)
 		goto fail;
 	r->info.file_bytes = (uint64_t)st.st_size;
@@ -1330,10 +1265,10 @@ get_entry(struct ht_run_cursor *c, uint64_t i, struct ent *ret, bool probe)
 	v = elem_read(c->v.run, c->ew, HDR_LEN + i * ENTRY_LEN, p, ENTRY_LEN, probe);
 	if (v < 0)
 		return v;
-	ret->time = (int64_t)get64(p);
-	ret->seq = get64(p + 8);
-	ret->offset = get64(p + 16);
-	ret->flags = get32(p + 24);
+	ret->time = (int64_t)ht_le_get64(p);
+	ret->seq = ht_le_get64(p + 8);
+	ret->offset = ht_le_get64(p + 16);
+	ret->flags = ht_le_get32(p + 24);
 	return 0;
 }
 
@@ -1353,9 +1288,9 @@ get_key(struct ht_run_cursor *c, uint64_t k, struct key *ret)
 	v = elem_read(c->v.run, c->aw, c->v.run->keys_off + k * KEY_LEN, p, KEY_LEN, true);
 	if (v < 0)
 		return v;
-	ret->hash = get64(p);
-	ret->first = get32(p + 8);
-	ret->count = get32(p + 12);
+	ret->hash = ht_le_get64(p);
+	ret->first = ht_le_get32(p + 8);
+	ret->count = ht_le_get32(p + 12);
 	if (ret->count == 0 || (uint64_t)ret->first + ret->count > c->v.run->n_posts)
 		return -EBADMSG;
 	return 0;
@@ -1374,7 +1309,7 @@ get_post(struct ht_run_cursor *c, uint64_t j, uint32_t *ret, bool probe)
 	v = elem_read(c->v.run, c->aw, c->v.run->posts_off + j * POST_LEN, p, POST_LEN, probe);
 	if (v < 0)
 		return v;
-	*ret = get32(p);
+	*ret = ht_le_get32(p);
 	return *ret < c->v.n_ents ? 0 : -EBADMSG;
 }
 

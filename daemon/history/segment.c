@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fileio.h"
+#include "le.h"
 #include "history/segment.h"
 
 #define SEG_MAGIC "HTSEG002"
@@ -36,32 +38,6 @@ struct ht_segment_reader {
 	size_t buf_len, buf_cap;
 };
 
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* crc over len (4 bytes), seq (8 bytes), flags (4 bytes) and the payload. */
 static uint32_t
 frame_crc(uint32_t len, uint64_t seq, uint32_t flags, const void *payload)
@@ -69,9 +45,9 @@ frame_crc(uint32_t len, uint64_t seq, uint32_t flags, const void *payload)
 	unsigned char hdr[16];
 	uLong c;
 
-	put32(hdr, len);
-	put64(hdr + 4, seq);
-	put32(hdr + 12, flags);
+	ht_le_put32(hdr, len);
+	ht_le_put64(hdr + 4, seq);
+	ht_le_put32(hdr + 12, flags);
 	c = crc32(0L, hdr, sizeof(hdr));
 	return (uint32_t)crc32(c, payload, len);
 }
@@ -80,48 +56,8 @@ static void
 header_build(unsigned char h[HT_SEG_HEADER_LEN], uint32_t day)
 {
 	memcpy(h, SEG_MAGIC, 8);
-	put32(h + 8, day);
-	put32(h + 12, (uint32_t)crc32(0L, h, 12));
-}
-
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *ret_got)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	*ret_got = got;
-	return 0;
+	ht_le_put32(h + 8, day);
+	ht_le_put32(h + 12, (uint32_t)crc32(0L, h, 12));
 }
 
 /* ---- reader ---- */
@@ -170,7 +106,7 @@ reader_window(struct ht_segment_reader *r, uint64_t off, size_t len, uint64_t li
 		r->buf = nb;
 		r->buf_cap = want;
 	}
-	e = pread_all(r->fd, r->buf, want, off, &got);
+	e = ht_pread_all(r->fd, r->buf, want, off, &got);
 	if (e < 0) {
 		*err = e;
 		return NULL;
@@ -194,12 +130,12 @@ frame_at(struct ht_segment_reader *r, uint64_t off, uint64_t limit, struct ht_fr
 	h = reader_window(r, off, HT_SEG_FRAME_LEN, limit, &err);
 	if (h == NULL)
 		return err ? err : 0;
-	if (get32(h) != FRAME_MAGIC)
+	if (ht_le_get32(h) != FRAME_MAGIC)
 		return -EBADMSG;
-	len = get32(h + 4);
-	crc = get32(h + 8);
-	seq = get64(h + 12);
-	flags = get32(h + 20);
+	len = ht_le_get32(h + 4);
+	crc = ht_le_get32(h + 8);
+	seq = ht_le_get64(h + 12);
+	flags = ht_le_get32(h + 20);
 	if (len == 0 || len > HT_SEG_MAX_RECORD)
 		return -EBADMSG;
 	payload = reader_window(r, off + HT_SEG_FRAME_LEN, len, limit, &err);
@@ -232,7 +168,7 @@ reader_resync(struct ht_segment_reader *r, uint64_t bad, uint64_t end, bool *ret
 		p = reader_window(r, off, 4, UINT64_MAX, &err);
 		if (p == NULL)
 			break;
-		if (get32(p) == FRAME_MAGIC && frame_at(r, off, UINT64_MAX, &f) == 1) {
+		if (ht_le_get32(p) == FRAME_MAGIC && frame_at(r, off, UINT64_MAX, &f) == 1) {
 			*ret_found = true;
 			return off;
 		}
@@ -294,15 +230,15 @@ ht_segment_read_frame(int fd, uint64_t offset, struct ht_frame *f, char **bufp, 
 	size_t got;
 	int v;
 
-	v = pread_all(fd, h, sizeof(h), offset, &got);
+	v = ht_pread_all(fd, h, sizeof(h), offset, &got);
 	if (v < 0)
 		return v;
-	if (got < sizeof(h) || get32(h) != FRAME_MAGIC)
+	if (got < sizeof(h) || ht_le_get32(h) != FRAME_MAGIC)
 		return -EBADMSG;
-	len = get32(h + 4);
-	crc = get32(h + 8);
-	seq = get64(h + 12);
-	flags = get32(h + 20);
+	len = ht_le_get32(h + 4);
+	crc = ht_le_get32(h + 8);
+	seq = ht_le_get64(h + 12);
+	flags = ht_le_get32(h + 20);
 	if (len == 0 || len > HT_SEG_MAX_RECORD)
 		return -EBADMSG;
 	if (*capp < len) {
@@ -313,7 +249,7 @@ ht_segment_read_frame(int fd, uint64_t offset, struct ht_frame *f, char **bufp, 
 		*bufp = nb;
 		*capp = len;
 	}
-	v = pread_all(fd, *bufp, len, offset + HT_SEG_FRAME_LEN, &got);
+	v = ht_pread_all(fd, *bufp, len, offset + HT_SEG_FRAME_LEN, &got);
 	if (v < 0)
 		return v;
 	if (got < len || frame_crc(len, seq, flags, *bufp) != crc)
@@ -340,7 +276,7 @@ segment_recover(const char *path, int fd, uint32_t day, struct ht_segment_recove
 	int v;
 
 	memset(rec, 0, sizeof(*rec));
-	v = pread_all(fd, h, sizeof(h), 0, &got);
+	v = ht_pread_all(fd, h, sizeof(h), 0, &got);
 	if (v < 0)
 		return v;
 	header_build(want, day);
@@ -379,7 +315,7 @@ segment_init(int fd, uint32_t day, const char *path, struct ht_segment_recovery 
 		if (ftruncate(fd, 0) < 0)
 			return -errno;
 		header_build(h, day);
-		v = write_all(fd, h, sizeof(h));
+		v = ht_write_all(fd, h, sizeof(h));
 		if (v < 0)
 			return v;
 		rec->end = HT_SEG_HEADER_LEN;
@@ -454,11 +390,11 @@ ht_segment_add_flags(struct ht_segment_writer *w, uint64_t seq, uint32_t flags,
 		w->cap = ncap;
 	}
 	p = (unsigned char *)w->buf + w->len;
-	put32(p, FRAME_MAGIC);
-	put32(p + 4, len);
-	put32(p + 8, frame_crc(len, seq, flags, payload));
-	put64(p + 12, seq);
-	put32(p + 20, flags);
+	ht_le_put32(p, FRAME_MAGIC);
+	ht_le_put32(p + 4, len);
+	ht_le_put32(p + 8, frame_crc(len, seq, flags, payload));
+	ht_le_put64(p + 12, seq);
+	ht_le_put32(p + 20, flags);
 	memcpy(p + HT_SEG_FRAME_LEN, payload, len);
 	w->len += need;
 	return 0;
@@ -471,7 +407,7 @@ ht_segment_flush(struct ht_segment_writer *w)
 
 	if (w->len == 0)
 		return 0;
-	v = write_all(w->fd, w->buf, w->len);
+	v = ht_write_all(w->fd, w->buf, w->len);
 	if (v < 0) {
 		/* Cut back a partial write so the file stays a sequence of whole
 		 * frames; the caller fails the whole batch. */
