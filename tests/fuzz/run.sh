@@ -5,7 +5,8 @@
 #
 # Each tests/fuzz/fuzz_NAME.c is built with clang, libFuzzer, ASan and UBSan
 # (UBSan findings abort, so they count as crashes), linked against the parser
-# code it exercises: common/*.c, daemon/sources/ingest_parse.c and the embedded
+# code it exercises: common/*.c, the pure daemon modules (ingest_parse.c,
+# trail/select.c, api/sigv4.c) and the embedded
 # default config generated from conf/hosttrail.yaml exactly as Makefile.am
 # does.  Then it runs for SECONDS (default 30) starting from a copy of
 # tests/fuzz/corpus/NAME/, so nothing is ever written into the source tree.
@@ -101,7 +102,8 @@ for f in "$srcdir"/common/*.c; do
 	*) sources="$sources $f" ;;
 	esac
 done
-sources="$sources $srcdir/daemon/sources/ingest_parse.c $obj/conf_default.c"
+sources="$sources $srcdir/daemon/sources/ingest_parse.c $srcdir/daemon/trail/select.c"
+sources="$sources $srcdir/daemon/api/sigv4.c $obj/conf_default.c"
 
 objects=""
 n=0
