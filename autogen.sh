@@ -10,13 +10,18 @@ cd "$(dirname "$0")"
 PKGS="autoconf automake libtool pkg-config make gcc
 libevent-dev libjson-c-dev zlib1g-dev libyaml-dev libsystemd-dev libcmocka-dev
 libssl-dev libcurl4-openssl-dev
-python3 systemd clang libclang-rt-14-dev curl"
+python3 systemd clang libclang-rt-14-dev curl openssl"
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
+
+# Node.js (sns-validator, the webhook signature check) may come from another
+# repository with npm bundled: ask for Debian's only when the command is absent.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" = 0 ]; then
