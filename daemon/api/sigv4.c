@@ -56,6 +56,15 @@
  * libevent's evhttp_parse_query_str decodes values ('+' is a space) so a
  * signature covers what the handlers will read, and a raw '#' is refused
  * because evhttp_uri_parse would drop what follows it from the query.
+ *
+ * ht_sigv4_sign() does not canonicalize on its own: it assembles the request
+ * as it will go out (its headers, the query encoded strictly per RFC 3986 so
+ * that decoding and re-encoding it is the identity) and runs it through the
+ * same build_canonical() and compute_signature() the verifier uses.  The one
+ * switch is the canonical URI: S3 signs the path as sent (botocore's
+ * S3SigV4Auth._normalize_url_path returns it untouched), everything else
+ * normalizes and re-encodes it.  Header values with CR or LF are refused:
+ * they would be a header injection, not a signed value.
  */
 #include "ht_build.h"
 
@@ -64,17 +73,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "api/sigv4.h"
 #include "crypto.h"
 #include "log.h"
 
-#define AMZ_DATE_LEN 16	 /* YYYYMMDDTHHMMSSZ */
+#define AMZ_DATE_LEN HT_SIGV4_AMZ_DATE_LEN
 #define SCOPE_DATE_LEN 8 /* YYYYMMDD */
 #define SIG_HEX_LEN (2 * HT_SHA256_LEN)
 #define QUOTE_MAX 256 /* bytes of client text quoted in one message */
@@ -253,6 +264,14 @@ sb_encode_byte(struct sbuf *b, unsigned char c, bool keep_slash)
 		sb_addc(b, (char)c);
 	else
 		sb_add(b, e, 3);
+}
+
+static void
+sb_encode(struct sbuf *b, const char *s, bool keep_slash)
+{
+	sb_add(b, "", 0);
+	for (; *s != '\0'; s++)
+		sb_encode_byte(b, (unsigned char)*s, keep_slash);
 }
 
 /* Decode n bytes of a query key or value ('+' is a space, a '%' not followed
@@ -600,11 +619,12 @@ next_signed(struct span list, size_t *pos, struct span *ret)
 	return true;
 }
 
-/* The canonical request of req as a signed by a, with payload_hex as the
- * payload hash.  0 or -ENOMEM. */
+/* The canonical request of req as signed by a, with payload_hex as the
+ * payload hash; s3_uri signs the path as it is (S3), else it is normalized.
+ * 0 or -ENOMEM. */
 static int
-build_canonical(const struct ht_sigv4_request *req, const struct auth *a, const char *payload_hex,
-    struct sbuf *b)
+build_canonical(const struct ht_sigv4_request *req, const struct auth *a, bool s3_uri,
+    const char *payload_hex, struct sbuf *b)
 {
 	struct span path, name;
 	const char *query;
@@ -614,7 +634,10 @@ build_canonical(const struct ht_sigv4_request *req, const struct auth *a, const 
 	split_uri(req->uri, &path, &query);
 	sb_adds(b, req->method);
 	sb_addc(b, '\n');
-	canonical_path(b, path);
+	if (s3_uri && path.n > 0)
+		sb_add(b, path.p, path.n);
+	else
+		canonical_path(b, path);
 	sb_addc(b, '\n');
 	r = canonical_query(b, query);
 	sb_addc(b, '\n');
@@ -1001,30 +1024,40 @@ content_hash_ok(const struct ht_sigv4_request *req, const char *payload_hex)
 	return true;
 }
 
-/* The expected signature (lowercase hex) of req under key k. */
+/* Who signs, in which scope, and how the path is signed. */
+struct signer {
+	const void *secret;
+	size_t secret_len;
+	const char *region, *service;
+	bool s3_uri;
+};
+
+/* The canonical request, string to sign and signature (lowercase hex) of req
+ * as a describes it (a->date must be SCOPE_DATE_LEN long).  Both sides use
+ * it, so what ht_sigv4_sign() signs verifies here by construction.  creq
+ * and sts are the caller's to free, whatever the result. */
 static int
-compute_signature(const struct ht_sigv4_request *req, const struct auth *a, const struct key *k,
-    const char *region, const char *service, const char *payload_hex, char out[SIG_HEX_LEN + 1])
+compute_signature(const struct ht_sigv4_request *req, const struct auth *a, const struct signer *s,
+    const char *payload_hex, struct sbuf *creq, struct sbuf *sts, char out[SIG_HEX_LEN + 1])
 {
-	struct sbuf creq = { 0 }, sts = { 0 };
 	uint8_t key[HT_SHA256_LEN], mac[HT_SHA256_LEN];
 	char date[SCOPE_DATE_LEN + 1];
 	int r;
 
 	memcpy(date, a->date.p, SCOPE_DATE_LEN);
 	date[SCOPE_DATE_LEN] = '\0';
-	r = build_canonical(req, a, payload_hex, &creq);
+	r = build_canonical(req, a, s->s3_uri, payload_hex, creq);
 	if (r == 0)
-		r = build_string_to_sign(a, creq.p, &sts);
+		r = build_string_to_sign(a, creq->p, sts);
 	if (r == 0)
-		r = ht_sigv4_signing_key(k->secret, k->secret_len, date, region, service, key);
+		r = ht_sigv4_signing_key(s->secret, s->secret_len, date, s->region, s->service,
+		    key);
 	if (r == 0)
-		r = ht_hmac_sha256(key, sizeof(key), sts.p, sts.len, mac);
+		r = ht_hmac_sha256(key, sizeof(key), sts->p, sts->len, mac);
 	if (r == 0)
 		ht_hex(mac, sizeof(mac), out);
 	OPENSSL_cleanse(key, sizeof(key));
-	free(creq.p);
-	free(sts.p);
+	OPENSSL_cleanse(mac, sizeof(mac));
 	return r;
 }
 
@@ -1033,7 +1066,9 @@ static int
 check_signature(const struct ht_sigv4_request *req, const struct auth *a, const struct key *k,
     const char *region, const char *service, struct ht_sigv4_error *err)
 {
+	const struct signer sg = { k->secret, k->secret_len, region, service, false };
 	char payload[SIG_HEX_LEN + 1], want[SIG_HEX_LEN + 1];
+	struct sbuf creq = { 0 }, sts = { 0 };
 	bool ok;
 	int r = 0;
 
@@ -1047,7 +1082,9 @@ check_signature(const struct ht_sigv4_request *req, const struct auth *a, const 
 		    "computed.");
 		return -EACCES;
 	}
-	r = compute_signature(req, a, k, region, service, payload, want);
+	r = compute_signature(req, a, &sg, payload, &creq, &sts, want);
+	free(creq.p);
+	free(sts.p);
 	if (r < 0)
 		return err_internal(err, r);
 	ok = a->signature.n == SIG_HEX_LEN && ht_memeq_consttime(want, a->signature.p, SIG_HEX_LEN);
@@ -1106,7 +1143,7 @@ ht_sigv4_canonical(const struct ht_sigv4_request *req, char **ret_creq, char **r
 		return -EINVAL;
 	hex_sha256(req->body, req->body_len, payload, &r);
 	if (r == 0)
-		r = build_canonical(req, &a, payload, &creq);
+		r = build_canonical(req, &a, false, payload, &creq);
 	if (r == 0)
 		r = build_string_to_sign(&a, creq.p, &sts);
 	if (r < 0) {
@@ -1381,4 +1418,472 @@ ht_sigv4_store_load(const struct ht_conf_api *api, struct ht_sigv4_store **ret, 
 	}
 	*ret = s;
 	return 0;
+}
+
+/* ---- signing ---- */
+
+/* The headers ht_sigv4_sign() sets itself; a caller may not pass them. */
+static const char *const owned_headers[] = { "host", "authorization", "x-amz-date",
+	"x-amz-content-sha256", "x-amz-security-token", NULL };
+
+/* An RFC 7230 token: what a method or a header name is made of. */
+static bool
+is_token(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!is_alnum((unsigned char)*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+			return false;
+	return true;
+}
+
+/* Non-empty printable ASCII without spaces and without any byte of deny. */
+static bool
+is_visible(const char *s, const char *deny)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c <= 0x20 || c >= 0x7f || strchr(deny, c) != NULL)
+			return false;
+	}
+	return true;
+}
+
+/* S3 mode wants the path as on the wire: printable ASCII, escapes complete.
+ * Either mode: a leading '/', no '?' or '#' (the query is separate), no
+ * control byte. */
+static bool
+path_ok(const char *path, enum ht_sigv4_uri_mode mode)
+{
+	const unsigned char *p = (const unsigned char *)path;
+	bool s3 = mode == HT_SIGV4_URI_S3;
+
+	if (p == NULL || *p != '/')
+		return false;
+	for (; *p != '\0'; p++) {
+		if (*p == '?' || *p == '#' || *p < 0x20 || *p == 0x7f)
+			return false;
+		if (s3 && (*p == ' ' || *p >= 0x80))
+			return false;
+		if (s3 && *p == '%' && (hex_val(p[1]) < 0 || hex_val(p[2]) < 0))
+			return false;
+	}
+	return true;
+}
+
+static bool
+header_ok(const struct ht_sigv4_header *h)
+{
+	size_t i;
+
+	if (!is_token(h->name) || h->value == NULL || strpbrk(h->value, "\r\n") != NULL)
+		return false;
+	for (i = 0; owned_headers[i] != NULL; i++)
+		if (strcasecmp(h->name, owned_headers[i]) == 0)
+			return false;
+	return true;
+}
+
+/* Everything ht_sigv4_sign() refuses with -EINVAL but the payload hash. */
+static int
+check_sign_params(const struct ht_sigv4_sign_params *p)
+{
+	const char *tok = p->session_token;
+	size_t i;
+
+	if (p->uri_mode != HT_SIGV4_URI_S3 && p->uri_mode != HT_SIGV4_URI_NORMALIZE)
+		return -EINVAL;
+	if (!is_token(p->method) || !is_visible(p->host, "/") || !path_ok(p->path, p->uri_mode))
+		return -EINVAL;
+	/* scope parts and the key ID end up '/'-separated in Credential= */
+	if (!is_visible(p->region, "/") || strlen(p->region) > HT_SIGV4_SERVICE_MAX ||
+	    !is_visible(p->service, "/") || strlen(p->service) > HT_SIGV4_SERVICE_MAX ||
+	    !is_visible(p->access_key_id, "/,") || strlen(p->access_key_id) > HT_SIGV4_KEY_ID_MAX)
+		return -EINVAL;
+	if (p->secret == NULL || p->secret_len == 0 || p->secret_len > HT_SIGV4_SECRET_MAX)
+		return -EINVAL;
+	if (tok != NULL && *tok != '\0' && !is_visible(tok, ""))
+		return -EINVAL;
+	if (p->now < 0 || p->now > 253402300799LL) /* 9999-12-31T23:59:59Z */
+		return -EINVAL;
+	if ((p->n_query > 0 && p->query == NULL) || (p->n_headers > 0 && p->headers == NULL) ||
+	    (p->payload == NULL && p->payload_len > 0))
+		return -EINVAL;
+	for (i = 0; i < p->n_query; i++)
+		if (p->query[i].name == NULL || p->query[i].name[0] == '\0')
+			return -EINVAL;
+	for (i = 0; i < p->n_headers; i++)
+		if (!header_ok(&p->headers[i]))
+			return -EINVAL;
+	return 0;
+}
+
+/* The payload hash to sign: the body's, or the caller's (lowercased). */
+static int
+payload_hash(const struct ht_sigv4_sign_params *p, char out[SIG_HEX_LEN + 1])
+{
+	const char *h = p->payload_sha256;
+	int r = 0;
+	size_t i;
+
+	if (h == NULL) {
+		hex_sha256(p->payload, p->payload_len, out, &r);
+		return r;
+	}
+	if (p->uri_mode == HT_SIGV4_URI_S3 && strcmp(h, HT_SIGV4_UNSIGNED_PAYLOAD) == 0) {
+		snprintf(out, SIG_HEX_LEN + 1, "%s", h);
+		return 0;
+	}
+	if (strlen(h) != SIG_HEX_LEN)
+		return -EINVAL;
+	for (i = 0; i < SIG_HEX_LEN; i++) {
+		if (hex_val((unsigned char)h[i]) < 0)
+			return -EINVAL;
+		out[i] = (char)to_lower((unsigned char)h[i]);
+	}
+	out[SIG_HEX_LEN] = '\0';
+	return 0;
+}
+
+/* The request-target: the path, then "?k=v&k" with every name and value
+ * RFC 3986-encoded, in the caller's order. */
+static void
+build_target(const struct ht_sigv4_sign_params *p, struct sbuf *b)
+{
+	size_t i;
+
+	sb_adds(b, p->path);
+	for (i = 0; i < p->n_query; i++) {
+		sb_addc(b, i == 0 ? '?' : '&');
+		sb_encode(b, p->query[i].name, false);
+		if (p->query[i].value != NULL) {
+			sb_addc(b, '=');
+			sb_encode(b, p->query[i].value, false);
+		}
+	}
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* SignedHeaders: the names of h lowercased, sorted, each once. 0 or -ENOMEM. */
+static int
+build_signed_names(const struct ht_sigv4_header *h, size_t n, struct sbuf *b)
+{
+	const char **names = calloc(n, sizeof(*names));
+	const char *c;
+	size_t i;
+
+	if (names == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		names[i] = h[i].name;
+	qsort(names, n, sizeof(*names), name_cmp);
+	sb_add(b, "", 0);
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcasecmp(names[i], names[i - 1]) == 0)
+			continue;
+		if (i > 0)
+			sb_addc(b, ';');
+		for (c = names[i]; *c != '\0'; c++)
+			sb_addc(b, (char)to_lower((unsigned char)*c));
+	}
+	free(names);
+	return b->oom ? -ENOMEM : 0;
+}
+
+/* Every header that will be signed: the caller's, Host, X-Amz-Date, then
+ * X-Amz-Content-SHA256 (S3) and X-Amz-Security-Token (if any).  *ret_h is
+ * malloc'd; its values are borrowed from p, date and payload. */
+static int
+signed_header_list(const struct ht_sigv4_sign_params *p, const char *date, const char *payload,
+    struct ht_sigv4_header **ret_h, size_t *ret_n)
+{
+	const char *tok = p->session_token;
+	struct ht_sigv4_header *h;
+	size_t n = p->n_headers;
+
+	h = calloc(n + 4, sizeof(*h));
+	if (h == NULL)
+		return -ENOMEM;
+	if (n > 0)
+		memcpy(h, p->headers, n * sizeof(*h));
+	h[n++] = (struct ht_sigv4_header){ "Host", p->host };
+	h[n++] = (struct ht_sigv4_header){ "X-Amz-Date", date };
+	if (p->uri_mode == HT_SIGV4_URI_S3)
+		h[n++] = (struct ht_sigv4_header){ "X-Amz-Content-SHA256", payload };
+	if (tok != NULL && *tok != '\0')
+		h[n++] = (struct ht_sigv4_header){ "X-Amz-Security-Token", tok };
+	*ret_h = h;
+	*ret_n = n;
+	return 0;
+}
+
+/* A copy of creq with the session token's value replaced: the debug text
+ * must hold no credential.  The header is lowercase there, at a line start. */
+static char *
+redact_token(const char *creq)
+{
+	static const char line[] = "\nx-amz-security-token:";
+	const char *at = strstr(creq, line), *end;
+	struct sbuf b = { 0 };
+
+	if (at == NULL)
+		return strdup(creq);
+	at += strlen(line);
+	end = at + strcspn(at, "\n");
+	sb_add(&b, creq, (size_t)(at - creq));
+	sb_adds(&b, HT_SIGV4_REDACTED);
+	sb_adds(&b, end);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+/* "AWS4-HMAC-SHA256 Credential=K/D/R/S/aws4_request, SignedHeaders=...,
+ * Signature=...", botocore's spelling to the byte. */
+static char *
+build_authorization(const struct ht_sigv4_sign_params *p, const char *date, const char *names,
+    const char *sig)
+{
+	struct sbuf b = { 0 };
+
+	sb_adds(&b, HT_SIGV4_ALGORITHM " Credential=");
+	sb_adds(&b, p->access_key_id);
+	sb_addc(&b, '/');
+	sb_add(&b, date, SCOPE_DATE_LEN);
+	sb_addc(&b, '/');
+	sb_adds(&b, p->region);
+	sb_addc(&b, '/');
+	sb_adds(&b, p->service);
+	sb_adds(&b, "/" TERMINATOR ", SignedHeaders=");
+	sb_adds(&b, names);
+	sb_adds(&b, ", Signature=");
+	sb_adds(&b, sig);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+static void
+signed_add(struct ht_sigv4_signed *out, const char *name, char *value, int *r)
+{
+	out->headers[out->n_headers].name = name;
+	out->headers[out->n_headers++].value = value;
+	if (value == NULL)
+		*r = -ENOMEM;
+}
+
+/* The headers to send, in the order the header file promises. */
+static int
+signed_fill(const struct ht_sigv4_sign_params *p, const char *date, const char *payload,
+    const char *auth_value, struct ht_sigv4_signed *out)
+{
+	const char *tok = p->session_token;
+	int r = 0;
+
+	signed_add(out, "X-Amz-Date", strdup(date), &r);
+	if (p->uri_mode == HT_SIGV4_URI_S3)
+		signed_add(out, "X-Amz-Content-SHA256", strdup(payload), &r);
+	if (tok != NULL && *tok != '\0')
+		signed_add(out, "X-Amz-Security-Token", strdup(tok), &r);
+	signed_add(out, "Authorization", strdup(auth_value), &r);
+	return r;
+}
+
+/* The scope and SignedHeaders of the request being signed, in the shape
+ * the verifier takes apart from an Authorization header. */
+static void
+auth_for(const struct ht_sigv4_sign_params *p, const char *date, const struct sbuf *names,
+    struct auth *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->algorithm = span_of(HT_SIGV4_ALGORITHM);
+	a->signed_headers = (struct span){ names->p, names->len };
+	a->date = (struct span){ date, SCOPE_DATE_LEN };
+	a->region = span_of(p->region);
+	a->service = span_of(p->service);
+	a->terminator = span_of(TERMINATOR);
+	a->amz_date = date;
+}
+
+/* Canonical request, string to sign, signature and Authorization of p; the
+ * request-target is already in target.  Fills out on success. */
+static int
+sign_request(const struct ht_sigv4_sign_params *p, const char *date, const char *payload,
+    struct sbuf *target, struct ht_sigv4_signed *out)
+{
+	const struct signer sg = { p->secret, p->secret_len, p->region, p->service,
+		p->uri_mode == HT_SIGV4_URI_S3 };
+	struct sbuf names = { 0 }, creq = { 0 }, sts = { 0 };
+	struct ht_sigv4_header *h = NULL;
+	struct ht_sigv4_request req = { .method = p->method, .uri = target->p };
+	char sig[SIG_HEX_LEN + 1], *auth_value = NULL;
+	struct auth a;
+	int r;
+
+	r = signed_header_list(p, date, payload, &h, &req.n_headers);
+	req.headers = h;
+	if (r == 0)
+		r = build_signed_names(h, req.n_headers, &names);
+	auth_for(p, date, &names, &a);
+	if (r == 0)
+		r = compute_signature(&req, &a, &sg, payload, &creq, &sts, sig);
+	if (r == 0 && (auth_value = build_authorization(p, date, names.p, sig)) == NULL)
+		r = -ENOMEM;
+	if (r == 0)
+		r = signed_fill(p, date, payload, auth_value, out);
+	if (r == 0 && (out->canonical_request = redact_token(creq.p)) == NULL)
+		r = -ENOMEM;
+	if (r == 0) {
+		out->string_to_sign = sts.p;
+		sts.p = NULL;
+	}
+	OPENSSL_cleanse(sig, sizeof(sig));
+	if (creq.p != NULL)
+		OPENSSL_cleanse(creq.p, creq.len); /* may hold the session token */
+	free(auth_value);
+	free(creq.p);
+	free(sts.p);
+	free(names.p);
+	free(h);
+	return r;
+}
+
+int
+ht_sigv4_sign(const struct ht_sigv4_sign_params *p, struct ht_sigv4_signed *ret)
+{
+	char payload[SIG_HEX_LEN + 1], date[AMZ_DATE_LEN + 1];
+	struct ht_sigv4_signed out;
+	struct sbuf target = { 0 };
+	int r;
+
+	memset(&out, 0, sizeof(out));
+	r = check_sign_params(p);
+	if (r == 0)
+		r = payload_hash(p, payload);
+	if (r < 0)
+		return r;
+	fmt_amz_date(p->now, date);
+	build_target(p, &target);
+	r = target.oom ? -ENOMEM : sign_request(p, date, payload, &target, &out);
+	if (r < 0) {
+		free(target.p);
+		ht_sigv4_signed_clear(&out);
+		return r;
+	}
+	out.target = target.p;
+	*ret = out;
+	return 0;
+}
+
+const char *
+ht_sigv4_signed_header(const struct ht_sigv4_signed *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < s->n_headers; i++)
+		if (strcasecmp(s->headers[i].name, name) == 0)
+			return s->headers[i].value;
+	return NULL;
+}
+
+void
+ht_sigv4_signed_clear(struct ht_sigv4_signed *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n_headers; i++) {
+		char *v = (char *)s->headers[i].value;
+
+		if (v != NULL)
+			OPENSSL_cleanse(v, strlen(v)); /* the token, the signature */
+		free(v);
+	}
+	free(s->target);
+	free(s->canonical_request);
+	free(s->string_to_sign);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- S3 helpers ---- */
+
+int
+ht_s3_uri_encode_key(const char *key, char **ret)
+{
+	struct sbuf b = { 0 };
+
+	if (key == NULL)
+		return -EINVAL;
+	sb_encode(&b, key, true);
+	if (b.oom) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	*ret = b.p;
+	return 0;
+}
+
+int
+ht_s3_path(const char *bucket, const char *key, bool virtual_hosted, char **ret)
+{
+	struct sbuf b = { 0 };
+
+	if (bucket == NULL || bucket[0] == '\0' || strchr(bucket, '/') != NULL ||
+	    (key != NULL && key[0] == '\0'))
+		return -EINVAL;
+	sb_addc(&b, '/');
+	if (!virtual_hosted) {
+		sb_encode(&b, bucket, false);
+		if (key != NULL)
+			sb_addc(&b, '/');
+	}
+	if (key != NULL)
+		sb_encode(&b, key, true);
+	if (b.oom) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	*ret = b.p;
+	return 0;
+}
+
+/* Standard base64 of data's md digest into out (cap bytes with the NUL). */
+static int
+b64_digest(const EVP_MD *md, const void *data, size_t len, char *out, size_t cap)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+
+	if (md == NULL || EVP_Digest(len > 0 ? data : "", len, d, &dlen, md, NULL) != 1)
+		return -EIO;
+	if ((size_t)(dlen + 2) / 3 * 4 + 1 > cap)
+		return -EIO;
+	EVP_EncodeBlock((unsigned char *)out, d, (int)dlen);
+	return 0;
+}
+
+int
+ht_s3_content_md5(const void *data, size_t len, char out[HT_S3_CONTENT_MD5_LEN + 1])
+{
+	return b64_digest(EVP_md5(), data, len, out, HT_S3_CONTENT_MD5_LEN + 1);
+}
+
+int
+ht_s3_checksum_sha256(const void *data, size_t len, char out[HT_S3_CHECKSUM_SHA256_LEN + 1])
+{
+	return b64_digest(EVP_sha256(), data, len, out, HT_S3_CHECKSUM_SHA256_LEN + 1);
 }
