@@ -190,6 +190,10 @@ trail_job_work(void *arg)
 	j->after = j->plan;
 	j->after.has_plan = false;
 	j->after.pos = j->b->reached;
+	/* GetTrailStatus survives restarts: the times travel with the cursor. */
+	j->after.latest_attempt_time = (int64_t)time(NULL);
+	if (j->b->events > 0)
+		j->after.latest_delivery_time = j->after.latest_attempt_time;
 	v = ht_cursor_store(j->cursor_path, &j->after);
 	if (v < 0) {
 		/* The file is delivered but the cursor did not move: the plan is
@@ -254,6 +258,8 @@ trail_job_done(void *arg)
 	/* Logging changes made while building apply to the stored state. */
 	t->cur.pos = j->after.pos;
 	t->cur.has_plan = false;
+	t->cur.latest_attempt_time = j->after.latest_attempt_time;
+	t->cur.latest_delivery_time = j->after.latest_delivery_time;
 	if (j->b->events > 0) {
 		t->stats.files++;
 		t->stats.events += j->b->events;
@@ -478,6 +484,9 @@ trail_load_cursor(struct ht_trail *t)
 	if (t->cur.has_plan)
 		log_info("trail %s: resuming the unfinished log file %s", t->s.name,
 		    t->cur.plan_key);
+	t->stats.latest_delivery_time = t->cur.latest_delivery_time;
+	t->stats.latest_attempt_time = t->cur.latest_attempt_time;
+	t->stats.latest_attempt_succeeded = t->cur.latest_attempt_time != 0;
 	return 0;
 }
 

@@ -17,6 +17,14 @@ What is here:
   run           a tiny test runner: PASS/FAIL per test, then "N passed, N failed".
   lookup_*      LookupEvents: follow NextToken, the expected Event of a posted event,
                 brute-force filtering and ordering, hosttrailctl runs.
+  ApiDaemon     a daemon with a TCP listener (api_config_doc: admin and read keys, rate
+                limits, trail_defaults), restart(), sighup() that waits for "reload done".
+  TcpApi        SigV4-signed (sigv4_headers: botocore's SigV4Auth, clock patchable) or raw
+                requests on the TCP listener, tampering after signing.
+  AwsCli        find_aws_clis() (pip v1, Debian v2, apt-get install when missing) and runs
+                with an isolated environment; CliResult parses JSON and "An error occurred".
+  state_snapshot  size + SHA-256 of every file under a directory, for "nothing changed".
+  socket_call_as  a request on the unix socket from another uid (setpriv).
 
 Every wait has a timeout.  Daemons are started through `setpriv --pdeathsig KILL` (when
 available) so that even a test process killed by its hard timeout takes its daemons with it.
@@ -1208,3 +1216,521 @@ def run_ctl(socket_path, *args, timeout=120, stdout=subprocess.PIPE, **kw):
         r.stdout = r.stdout.decode("utf-8", "replace")
     r.stderr = r.stderr.decode("utf-8", "replace")
     return r
+
+
+# ------------------------------------------------------------------ TCP API, SigV4, aws CLI
+#
+# The TCP listener (api.listen) speaks the same operations as the unix socket, but every
+# request must carry an AWS Signature V4.  These helpers build a config with a listener and
+# access keys, sign requests with botocore's own SigV4Auth (an independent signer; botocore
+# is in the python that runs the tests; a stdlib signer otherwise), and run the stock aws
+# CLIs against the daemon.
+
+API_REGION = "us-east-1"        # what the aws CLI is told (AWS_DEFAULT_REGION)
+ADMIN_KEY = "AKIAHOSTTRAILADMIN01"
+ADMIN_SECRET = "hosttrail/admin+Secret0123456789abcdefGHIJ"
+READ_KEY = "AKIAHOSTTRAILREAD001"
+READ_SECRET = "hosttrail/read+Secret0123456789abcdefGHIJKL"
+EXCEPTION_RE = re.compile(r"An error occurred \(([A-Za-z0-9_.]+)\)"
+                          r"(?: when calling the (\w+) operation)?"
+                          r"(?: \(reached max retries: \d+\))?: ?(.*)")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def write_secret(path, secret):
+    """A secret_file: the secret, mode 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def api_config_doc(root, port, buckets=("my-bucket",), trails=(), credentials=None,
+                   rate_limits=None, interval="1s", channels=("default",), region=API_REGION,
+                   account=ACCOUNT):
+    """config_doc() plus a TCP listener on 127.0.0.1:port, access keys (default: ADMIN_KEY
+    admin and READ_KEY read, secret files written under root), rate limits, and
+    trail_defaults.delivery.interval for trails created through the API."""
+    doc = config_doc(root, trails=list(trails), buckets=list(buckets), channels=channels,
+                     region=region, account=account)
+    if credentials is None:
+        credentials = [(ADMIN_KEY, ADMIN_SECRET, "admin"), (READ_KEY, READ_SECRET, "read")]
+    creds = []
+    for i, (key, secret, access) in enumerate(credentials):
+        creds.append({"access_key_id": key,
+                      "secret_file": write_secret(os.path.join(root, "key%d.secret" % i),
+                                                  secret),
+                      "access": access})
+    doc["api"]["listen"] = "127.0.0.1:%d" % port
+    doc["api"]["credentials"] = creds
+    if rate_limits is not None:
+        doc["api"]["rate_limits"] = dict(rate_limits)
+    doc["trail_defaults"] = {"delivery": {"interval": interval}}
+    return doc
+
+
+def _sigv4_stdlib(method, url, body, headers, key, secret, region, service, when):
+    """SigV4 (header form) without botocore, canonicalized as botocore's SigV4Auth does
+    for these requests: every header but user-agent/expect/authorization signed."""
+    import hmac
+    u = urllib.parse.urlsplit(url)
+    amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if when is None
+                                                           else when))
+    h = {k: v for k, v in headers.items() if k.lower() not in ("x-amz-date", "authorization")}
+    h["X-Amz-Date"] = amz_date
+    if not any(k.lower() == "host" for k in h):
+        h["Host"] = u.netloc
+    signed = sorted((k.lower(), " ".join(str(v).split())) for k, v in h.items()
+                    if k.lower() not in ("user-agent", "expect", "x-amzn-trace-id"))
+    q = urllib.parse.parse_qsl(u.query, keep_blank_values=True)
+    cq = "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"),
+                             urllib.parse.quote(v, safe="-_.~")) for k, v in sorted(q))
+    body = body or b""
+    if isinstance(body, str):
+        body = body.encode()
+    creq = "\n".join([method, urllib.parse.quote(u.path or "/", safe="/~"), cq,
+                      "".join("%s:%s\n" % kv for kv in signed),
+                      ";".join(k for k, _ in signed), hashlib.sha256(body).hexdigest()])
+    scope = "%s/%s/%s/aws4_request" % (amz_date[:8], region, service)
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for part in (amz_date[:8], region, service, "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    h["Authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
+        key, scope, ";".join(k for k, _ in signed), sig)
+    return h
+
+
+def sigv4_headers(method, url, body, headers, key, secret, region=API_REGION,
+                  service="cloudtrail", when=None):
+    """The headers of a request signed with botocore's SigV4Auth (Authorization and
+    X-Amz-Date added); a stdlib signer when botocore is not installed (HT_SIGNER=stdlib
+    forces it).  when: a time.time() value to sign at instead of now."""
+    import datetime
+    from unittest import mock
+    try:
+        if os.environ.get("HT_SIGNER") == "stdlib":
+            raise ImportError("HT_SIGNER=stdlib")
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+    except ImportError:
+        return _sigv4_stdlib(method, url, body, headers, key, secret, region, service, when)
+    req = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
+    auth = SigV4Auth(Credentials(key, secret), service, region)
+    if when is None:
+        auth.add_auth(req)
+    else:
+        at = datetime.datetime.fromtimestamp(when, datetime.timezone.utc).replace(tzinfo=None)
+        with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+            auth.add_auth(req)
+    return dict(req.headers.items())
+
+
+class TcpApi:
+    """The API's TCP listener: raw or SigV4-signed requests, one connection each."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=30):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+
+    @property
+    def endpoint(self):
+        return "http://%s:%d" % (self.host, self.port)
+
+    def request(self, method, path, body=b"", headers=None):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        h = {"Host": "%s:%d" % (self.host, self.port)}
+        h.update(headers or {})
+        t0 = time.monotonic()
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            data = r.read()
+        finally:
+            conn.close()
+        return Reply(r.status, {k.lower(): v for k, v in r.getheaders()}, data,
+                     time.monotonic() - t0)
+
+    def signed(self, method, path, body, headers, key=ADMIN_KEY, secret=ADMIN_SECRET,
+               region=API_REGION, service="cloudtrail", when=None, send_body=None,
+               send_headers=None):
+        """Sign (method, path, body, headers) and send it; send_body replaces the body and
+        send_headers override headers after signing (a tampered request)."""
+        h = {"Host": "%s:%d" % (self.host, self.port)}
+        h.update(headers)
+        signed = sigv4_headers(method, self.endpoint + path, body, h, key, secret,
+                               region=region, service=service, when=when)
+        for k, v in (send_headers or {}).items():
+            for old in [x for x in signed if x.lower() == k.lower()]:
+                del signed[old]
+            signed[k] = v
+        return self.request(method, path, body if send_body is None else send_body, signed)
+
+    def call(self, operation, params=None, sign=True, raw_body=None, **kw):
+        """A CloudTrail operation as the CLI sends it (POST /, X-Amz-Target, JSON 1.1),
+        signed with kw (key, secret, region, service, when, send_body) unless sign=False."""
+        body = raw_body if raw_body is not None else json.dumps(
+            params if params is not None else {}).encode()
+        headers = {"X-Amz-Target": CT_TARGET_PREFIX + operation,
+                   "Content-Type": "application/x-amz-json-1.1"}
+        if not sign:
+            return self.request("POST", "/", body, headers)
+        return self.signed("POST", "/", body, headers, **kw)
+
+    def post_events(self, arn, events, sign=True, **kw):
+        """PutAuditEvents (cloudtrail-data, REST-JSON) as botocore sends it."""
+        path = "/PutAuditEvents?channelArn=" + urllib.parse.quote(arn, safe="")
+        body = json.dumps({"auditEvents": events}).encode()
+        headers = {"Content-Type": "application/json"}
+        if not sign:
+            return self.request("POST", path, body, headers)
+        kw.setdefault("service", "cloudtrail-data")
+        return self.signed("POST", path, body, headers, **kw)
+
+
+def state_snapshot(state_dir):
+    """{relative path: (size, sha256)} of every regular file under state_dir."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(state_dir):
+        dirnames.sort()
+        for fn in sorted(filenames):
+            full = os.path.join(dirpath, fn)
+            try:
+                st = os.lstat(full)
+                if not os.path.isfile(full) or os.path.islink(full):
+                    continue
+                with open(full, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+            except FileNotFoundError:
+                continue
+            out[os.path.relpath(full, state_dir)] = (st.st_size, digest)
+    return out
+
+
+def snapshot_diff(before, after):
+    """A short description of how two state_snapshot()s differ ('' if equal)."""
+    msgs = []
+    for k in sorted(set(before) | set(after)):
+        if k not in after:
+            msgs.append("%s removed" % k)
+        elif k not in before:
+            msgs.append("%s created (%d bytes)" % (k, after[k][0]))
+        elif before[k] != after[k]:
+            msgs.append("%s changed (%d -> %d bytes)" % (k, before[k][0], after[k][0]))
+    return "; ".join(msgs)
+
+
+def cli_time(v):
+    """A timestamp as an aws CLI prints it -> epoch seconds (float).  v1 prints the wire
+    value (an epoch number); v2 prints ISO 8601 ("2026-01-02T03:04:05+00:00", maybe with
+    fractions).  ISO strings ending in Z (CloudTrail's string members) work too."""
+    import datetime
+    if isinstance(v, bool):
+        raise ValueError("a boolean is not a timestamp: %r" % (v,))
+    if isinstance(v, (int, float)):
+        return float(v)
+    if not isinstance(v, str):
+        raise ValueError("not a timestamp: %r" % (v,))
+    s = v.strip()
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    d = datetime.datetime.fromisoformat(s)
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=datetime.timezone.utc)
+    return d.timestamp()
+
+
+class CliResult:
+    def __init__(self, args, rc, out, err, elapsed):
+        self.args = args
+        self.rc = rc
+        self.out = out
+        self.err = err
+        self.elapsed = elapsed
+        try:
+            self.json = json.loads(out) if out.strip() else None
+        except ValueError:
+            self.json = None
+        m = EXCEPTION_RE.search(err)
+        self.error_code = m.group(1) if m else None
+        self.error_op = m.group(2) if m else None
+        self.error_message = m.group(3).strip() if m else None
+
+    def __repr__(self):
+        return "<aws %s: rc %s, stdout %r, stderr %r>" % (
+            " ".join(self.args)[:300], self.rc, self.out[:600], self.err[:600])
+
+
+class AwsCli:
+    """One aws CLI binary (pip v1 or Debian's v2), run with an isolated environment: no
+    config or credentials file, no instance metadata, region API_REGION, the given key."""
+
+    def __init__(self, path, version):
+        self.path = path
+        self.version = version                       # "1.45.11"
+        self.major = int(version.split(".")[0])
+        self.label = "aws-cli v%s (%s)" % (version, path)
+
+    def env(self, key=ADMIN_KEY, secret=ADMIN_SECRET, region=API_REGION, extra_env=None):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        e.update({"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                  "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": region,
+                  "AWS_PAGER": ""})
+        if key is not None:
+            e["AWS_ACCESS_KEY_ID"] = key
+            e["AWS_SECRET_ACCESS_KEY"] = secret
+        e.update(extra_env or {})
+        return e
+
+    def popen_args(self, args, endpoint):
+        return [self.path] + list(args) + ["--endpoint-url", endpoint, "--output", "json"]
+
+    def run(self, args, endpoint, key=ADMIN_KEY, secret=ADMIN_SECRET, region=API_REGION,
+            extra_env=None, timeout=90):
+        """aws ARGS --endpoint-url endpoint --output json -> CliResult."""
+        cmd = self.popen_args(args, endpoint)
+        t0 = time.monotonic()
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout,
+                           env=self.env(key, secret, region, extra_env))
+        return CliResult(list(args), r.returncode, r.stdout.decode("utf-8", "replace"),
+                         r.stderr.decode("utf-8", "replace"), time.monotonic() - t0)
+
+    def ok(self, args, endpoint, **kw):
+        """Run; assert exit 0 and return the printed JSON (None when nothing printed)."""
+        r = self.run(args, endpoint, **kw)
+        if r.rc != 0:
+            raise AssertionError("%s: %r failed" % (self.label, r))
+        if r.out.strip() and r.json is None:
+            raise AssertionError("%s: %r printed something that is not JSON" % (self.label, r))
+        return r.json
+
+    def error(self, args, endpoint, code, operation=None, **kw):
+        """Run; assert it fails with CloudTrail's exception name code (and the operation
+        name, when given) on stderr; returns the CliResult."""
+        r = self.run(args, endpoint, **kw)
+        if r.rc == 0 or r.error_code != code:
+            raise AssertionError("%s: want exception %s, got %r" % (self.label, code, r))
+        if operation is not None and r.error_op != operation:
+            raise AssertionError("%s: the error names operation %r, want %s: %r"
+                                 % (self.label, r.error_op, operation, r))
+        if r.rc not in (254, 255):
+            raise AssertionError("%s: exit status %d for a service error, want 254 (v2) or "
+                                 "255 (v1): %r" % (self.label, r.rc, r))
+        return r
+
+
+def _aws_version(path):
+    try:
+        r = subprocess.run([path, "--version"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+                           env={k: v for k, v in os.environ.items()
+                                if not k.startswith("AWS_")})
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, "%s --version: %s" % (path, e)
+    m = re.search(r"aws-cli/(\d+\.\d+\.\d+)", r.stdout.decode("utf-8", "replace"))
+    if r.returncode != 0 or not m:
+        return None, "%s --version: exit %d, %r" % (path, r.returncode, r.stdout[:200])
+    return m.group(1), None
+
+
+def find_aws_clis(install=True):
+    """The aws CLIs on this machine: the one on PATH (the pip v1 here) and Debian's v2 at
+    /usr/bin/aws.  When no v2 is found and install is true, running as root and HT_NO_APT
+    is not set, `apt-get install -y awscli` first.  Returns ([AwsCli, v1 first], notes)."""
+    notes = []
+
+    def scan():
+        found = {}
+        for p in (shutil.which("aws"), "/usr/bin/aws"):
+            if not p or not os.access(p, os.X_OK):
+                continue
+            v, why = _aws_version(p)
+            if v is None:
+                notes.append(why)
+                continue
+            found.setdefault(v.split(".")[0], AwsCli(p, v))
+        return found
+
+    found = scan()
+    if "2" not in found:
+        if not install:
+            notes.append("no aws CLI v2 (not installing)")
+        elif os.environ.get("HT_NO_APT"):
+            notes.append("no aws CLI v2 and HT_NO_APT is set: not running apt-get")
+        elif os.geteuid() != 0:
+            notes.append("no aws CLI v2 and not root: apt-get install -y awscli to test v2")
+        else:
+            log("no aws CLI v2: apt-get install -y awscli")
+            try:
+                r = subprocess.run(["apt-get", "install", "-y", "awscli"],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, timeout=600,
+                                   env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+                if r.returncode != 0:
+                    notes.append("apt-get install -y awscli failed (exit %d): %s"
+                                 % (r.returncode, r.stdout.decode("utf-8", "replace")[-400:]))
+            except (OSError, subprocess.TimeoutExpired) as e:
+                notes.append("apt-get install -y awscli: %s" % e)
+            found = scan()
+            if "2" not in found:
+                notes.append("no aws CLI v2 even after apt-get install -y awscli")
+    if "1" not in found:
+        notes.append("no aws CLI v1 on PATH (the pip awscli): v1-only checks "
+                     "(cloudtrail-data put-audit-events) cannot run")
+    return [found[k] for k in sorted(found)], notes
+
+
+API_GENEROUS_RATES = {"lookup_events": 200, "read": 200, "write": 200}
+
+
+class ApiDaemon:
+    """One hosttraild with its unix socket and a TCP listener on a free 127.0.0.1 port
+    (api_config_doc: ADMIN_KEY admin, READ_KEY read), spool buckets root/spool/NAME,
+    trails created through the API delivering every second.  .d is the Daemon, .sock a
+    unix-socket Client, .tcp a TcpApi, .endpoint the URL for --endpoint-url."""
+
+    def __init__(self, env, buckets=("my-bucket", "other-bucket"),
+                 rate_limits=API_GENEROUS_RATES, notify=False, region=API_REGION,
+                 account=ACCOUNT, **doc_kw):
+        self.env = env
+        self.region = region
+        self.account = account
+        self.channel = channel_arn("default", region=region, account=account)
+        self.notify = Notify(env.path("notify.sock")) if notify else None
+        extra_env = {"NOTIFY_SOCKET": self.notify.path} if notify else None
+        for attempt in range(3):
+            self.port = free_port()
+            self.doc = api_config_doc(env.root, self.port, buckets=buckets,
+                                      rate_limits=rate_limits, region=region,
+                                      account=account, **doc_kw)
+            self.config = env.write_config(self.doc)
+            self.d = env.daemon(self.config, extra_env=extra_env)
+            try:
+                self.d.start()
+                self.wait_tcp()
+                break
+            except DaemonError:
+                self.d.kill()
+                if attempt == 2 or "in use" not in self.d.log_text():
+                    raise
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.tcp = TcpApi(self.port)
+        self.sock = self.d.client()
+        self.state_dir = self.doc["state_dir"]
+
+    def wait_tcp(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.d.alive():
+                raise DaemonError("hosttraild exited (status %s)" % self.d.proc.poll())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+                return
+            except OSError as e:
+                if time.monotonic() > deadline:
+                    raise DaemonError("TCP listener 127.0.0.1:%d not accepting after %.0fs: "
+                                      "%s" % (self.port, timeout, e))
+            time.sleep(0.05)
+
+    def restart(self):
+        """SIGTERM (must exit 0), start again, wait for both listeners."""
+        rc = self.d.stop()
+        assert rc == 0, "SIGTERM: hosttraild exited with status %s" % rc
+        self.sock.close()
+        self.d.start()
+        self.wait_tcp()
+
+    def sighup(self, timeout=30):
+        """SIGHUP and wait for the reload to finish ("reload done" in the log, and
+        RELOADING=1 / READY=1 when started with notify=True)."""
+        off = self.d.log_size()
+        self.d.hup()
+        if self.notify:
+            self.notify.wait_for("RELOADING", "1", timeout)
+            self.notify.wait_for("READY", "1", timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.d.log_since(off)
+            if "reload refused" in text:
+                raise AssertionError("SIGHUP: reload refused: %s" % text[-600:])
+            if "reload done" in text:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError("SIGHUP: no \"reload done\" in the log within %.0fs: %s"
+                                     % (timeout, text[-600:]))
+            time.sleep(0.05)
+        assert self.d.alive(), "hosttraild died on SIGHUP"
+
+    def spool(self, bucket):
+        return Spool(os.path.join(self.env.root, "spool", bucket), account=self.account,
+                     region=self.region)
+
+    def post(self, events):
+        """PutAuditEvents on the unix socket; {id: eventID}."""
+        self.sock.close()       # a fresh connection: the daemon closes idle ones
+        return check_ok_reply(self.sock.post_events(self.channel, events), events)
+
+    def sock_call(self, op, params=None):
+        """A CloudTrail operation on the unix socket that must succeed; its JSON."""
+        self.sock.close()       # a fresh connection: the daemon closes idle ones
+        rep = self.sock.call(op, params or {})
+        assert rep.status == 200, "%s %s over the socket: %r" % (op, params, rep)
+        return rep.json
+
+
+_AS_UID_SCRIPT = r"""
+import http.client, json, socket, sys
+path, target, body = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(20)
+        self.sock.connect(path)
+c = C("localhost", timeout=20)
+if target.startswith("/"):
+    c.request("POST", target, body=body, headers={"Content-Type": "application/json"})
+else:
+    c.request("POST", "/", body=body, headers={"X-Amz-Target": target,
+              "Content-Type": "application/x-amz-json-1.1"})
+r = c.getresponse()
+print(json.dumps({"status": r.status, "headers": dict((k.lower(), v) for k, v in r.getheaders()),
+                  "body": r.read().decode("utf-8", "replace")}))
+"""
+
+
+def socket_call_as(socket_path, uid, gid, operation, params=None, path=None, body=None,
+                   timeout=60):
+    """A request on the API unix socket from another process running as uid/gid (through
+    setpriv, no supplementary groups, Debian's /usr/bin/python3 which any user may run).
+    operation: a CloudTrail operation (POST / with X-Amz-Target), or path: a POST path such
+    as /PutAuditEvents?channelArn=... with body.  The socket and every directory above it
+    must be reachable by uid.  Returns a Reply."""
+    target = path if path is not None else CT_TARGET_PREFIX + operation
+    data = body if body is not None else json.dumps(params or {})
+    if isinstance(data, bytes):
+        data = data.decode()
+    cmd = ["/usr/bin/python3", "-I", "-c", _AS_UID_SCRIPT, socket_path, target, data]
+    if uid is not None:
+        cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups"] + cmd
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout, cwd="/")
+    if r.returncode != 0:
+        raise AssertionError("%s: exit %d: %s" % (" ".join(cmd[:5]), r.returncode,
+                                                 r.stderr.decode("utf-8", "replace")[-800:]))
+    o = json.loads(r.stdout)
+    return Reply(o["status"], o["headers"], o["body"].encode(), 0.0)
