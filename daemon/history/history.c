@@ -461,14 +461,15 @@ history_recover(struct ht_history *h)
 	if (v < 0)
 		return v;
 	h->next_seq = 1;
-	/* The newest segment with records gives the next sequence number. */
-	for (size_t i = n; i-- > 0 && h->next_seq == 1;) {
+	/* Opening the live segment scans it (torn-tail recovery) and yields its
+	 * last sequence number; only when it holds none are older ones read. */
+	v = history_open_segment(h, n && days[n - 1] > today ? days[n - 1] : today);
+	for (size_t i = n; v == 0 && i-- > 0 && h->next_seq == 1;) {
 		uint64_t last = segment_last_seq(h->dir, days[i]);
 
 		if (last)
 			h->next_seq = last + 1;
 	}
-	v = history_open_segment(h, n && days[n - 1] > today ? days[n - 1] : today);
 	if (v == 0)
 		v = history_load_indexes(h, days, n);
 	free(days);

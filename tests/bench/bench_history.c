@@ -60,7 +60,7 @@
 #define DAY_S		86400
 #define BASE_TIME	1735689600	/* 2025-01-01T00:00:00Z: fixed, so runs compare */
 #define ACCOUNT		"123456789012"
-#define DRAIN_MAX_S	3600		/* give up waiting for index jobs after this */
+#define STALL_S		10		/* index jobs made no progress for this long: done */
 
 #define N_SOURCES	8
 #define N_VERBS		8
@@ -82,6 +82,7 @@ struct opts {
 	unsigned days;
 	const char *dir;
 	bool keep;
+	bool reuse;			/* dir holds the history of an earlier --keep run */
 	unsigned queries;
 	unsigned deep_queries;
 	uint64_t seed;
@@ -124,6 +125,16 @@ mono_s(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU time of the calling thread. */
+static double
+cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -643,6 +654,26 @@ walk_evict(const char *path, const struct stat *st, void *arg)
 	return 0;
 }
 
+/* Read a file through, so the lookups that follow find it in the page
+ * cache.  *arg counts the bytes. */
+static int
+walk_warm(const char *path, const struct stat *st, void *arg)
+{
+	static char buf[1 << 20];
+	ssize_t n;
+	int fd;
+
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		*(uint64_t *)arg += (uint64_t)n;
+	close(fd);
+	return 0;
+}
+
 /* ---- memory ---- */
 
 struct mem {
@@ -724,25 +755,26 @@ chunk_clear(struct chunk *c)
 	printbuf_reset(c->pb);
 }
 
-/* Generate and serialize events [k, k + n) into c.  0 or -ENOMEM. */
+/* Generate and serialize events [k, k + n) into the empty c.  0 or -ENOMEM
+ * (c then holds the events made so far; chunk_clear frees them). */
 static int
 chunk_fill(const struct bench *b, struct chunk *c, uint64_t k, size_t n)
 {
-	int v = 0;
+	struct ht_record *rec;
+	int v;
 
-	for (c->n = 0; c->n < n && v == 0; c->n++) {
+	while (c->n < n) {
 		c->off[c->n] = (size_t)c->pb->bpos;
-		v = gen_event(b, k + c->n, &c->recs[c->n]);
-		if (v == 0)
-			v = ht_record_serialize(c->recs[c->n], c->pb);
-		if (v < 0 && c->recs[c->n]) {
-			ht_record_free(c->recs[c->n]);
-			c->recs[c->n] = NULL;
-			break;
+		v = gen_event(b, k + c->n, &rec);
+		if (v < 0)
+			return v;
+		v = ht_record_serialize(rec, c->pb);
+		if (v < 0) {
+			ht_record_free(rec);
+			return v;
 		}
+		c->recs[c->n++] = rec;
 	}
-	if (v < 0)
-		return v;
 	c->off[c->n] = (size_t)c->pb->bpos;
 	/* The printbuf may have moved while growing: point into it only now. */
 	for (size_t i = 0; i < c->n; i++)
@@ -776,9 +808,16 @@ chunk_append(struct bench *b, struct chunk *c)
 	return b->ack_err;
 }
 
+struct settle {
+	size_t unsettled;
+	uint64_t progress;
+	char first[160];		/* the first few unsettled, for the report */
+};
+
 struct load_result {
 	double append_s, gen_s, wall_s, drain_s;
 	uint64_t bytes, min_len, max_len;
+	struct settle unsettled;	/* after the drain */
 };
 
 static void
@@ -828,14 +867,16 @@ load_days(struct bench *b, struct chunk *c, struct load_result *lr)
 	return v;
 }
 
-/* Every sealed segment's index is one run covering it all (the compaction
- * that follows the end of a day is done). */
-static bool
-index_settled(struct ht_history *h)
+/* Sealed segments whose index is not yet one run covering the whole
+ * segment (the compaction that follows the end of a day has not run), and
+ * a fingerprint of every index's progress. */
+static void
+index_settle(struct ht_history *h, struct settle *s)
 {
-	size_t n = ht_history_segments(h);
+	size_t n = ht_history_segments(h), len = 0;
 
-	for (size_t i = 0; i + 1 < n; i++) {
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < n; i++) {
 		struct ht_seg_index_info in;
 		struct ht_seg_index *x;
 		uint32_t day;
@@ -844,26 +885,40 @@ index_settled(struct ht_history *h)
 		if (x == NULL)
 			continue;
 		ht_seg_index_info(x, &in);
-		if (in.runs != 1 || in.covered != in.indexed)
-			return false;
+		s->progress = mix64(s->progress ^ in.runs ^ (in.covered << 8) ^ in.run_bytes);
+		if (i + 1 == n || (in.runs == 1 && in.covered == in.indexed))
+			continue;
+		s->unsettled++;
+		if (s->unsettled <= 3 && len < sizeof(s->first))
+			len += (size_t)snprintf(s->first + len, sizeof(s->first) - len,
+			    "%s%08u: %zu runs, %" PRIu64 " of %" PRIu64 " B in runs",
+			    len ? "; " : "", day, in.runs, in.covered, in.indexed);
 	}
-	return true;
 }
 
+/* Let the index jobs queued by the load finish: until every sealed day is
+ * one run, or nothing has moved for STALL_S (a compaction that was never
+ * scheduled; reported, and done by the next open). */
 static int
 load_drain(struct bench *b, struct load_result *lr)
 {
-	double t0 = mono_s();
+	double t0 = mono_s(), moved = t0;
+	struct settle s;
+	uint64_t last;
 
-	while (!index_settled(b->h)) {
-		if (mono_s() - t0 > DRAIN_MAX_S) {
-			log_warnx("bench: index jobs still running after %d s", DRAIN_MAX_S);
-			return -ETIMEDOUT;
-		}
+	index_settle(b->h, &s);
+	last = s.progress;
+	while (s.unsettled > 0 && mono_s() - moved < STALL_S) {
 		event_base_loop(b->base, EVLOOP_NONBLOCK);
 		usleep(5000);
+		index_settle(b->h, &s);
+		if (s.progress != last) {
+			last = s.progress;
+			moved = mono_s();
+		}
 	}
 	lr->drain_s = mono_s() - t0;
+	lr->unsettled = s;
 	return 0;
 }
 
@@ -886,6 +941,11 @@ print_load(const struct bench *b, const struct load_result *lr, const struct mem
 	printf("  %-38s %.0f events/s (incl. generation)\n", "end to end", (double)b->o.events /
 	    lr->wall_s);
 	printf("  %-38s %.2f s\n", "index jobs still running after load", lr->drain_s);
+	printf("  %-38s %zu of %u", "sealed days not compacted after that",
+	    lr->unsettled.unsettled, b->o.days - 1);
+	if (lr->unsettled.unsettled)
+		printf(" (no progress for %d s; e.g. %s)", STALL_S, lr->unsettled.first);
+	printf("\n");
 	printf("  %-38s %.1f MB peak (VmHWM), %.1f MB now (VmRSS)\n", "RSS while loading",
 	    mb(m->hwm_kb), mb(m->rss_kb));
 }
@@ -956,7 +1016,7 @@ print_disk(const struct bench *b)
 /* ---- lookups ---- */
 
 struct page {
-	double ms;
+	double ms, cpu_ms;
 	size_t n;
 	bool more;
 	int64_t last_time;
@@ -968,11 +1028,12 @@ static int
 lookup_page(struct bench *b, const struct ht_index_query *q, size_t limit, struct page *p)
 {
 	struct ht_lookup_event *evs = NULL;
-	double t = mono_s();
+	double t = mono_s(), c = cpu_s();
 	int v;
 
 	v = ht_lookup(b->h, q, limit, &evs, &p->n, &p->more);
 	p->ms = (mono_s() - t) * 1000.0;
+	p->cpu_ms = (cpu_s() - c) * 1000.0;
 	if (v < 0) {
 		log_msg(HT_LOG_ERR, -v, "bench: lookup failed");
 		return v;
@@ -1034,6 +1095,9 @@ cold_open(struct bench *b, bool evict, const char *user, struct cold *c)
 struct cold_result {
 	struct cold evicted, warm;
 	double close_ms, phase_s;
+	bool reused;			/* --reuse: nothing was loaded (or closed) */
+	uint64_t warmed;		/* bytes read to warm the page cache */
+	double warm_s;
 };
 
 static void
@@ -1044,6 +1108,10 @@ print_cold(const struct cold_result *cr)
 
 	printf("\n== c. Cold start: ht_history_open until ready, then the first lookups "
 	    "(phase %.1f s) ==\n", cr->phase_s);
+	printf("  evicted: fadvise(DONTNEED) on every history file; warm: every file read "
+	    "through first\n  (%.0f MB in %.1f s); both then open a new ht_history and query "
+	    "the newest page\n  and the rarest Username\n", cr->warmed / 1048576.0, cr->warm_s);
+
 	printf("  %-32s %9s %18s %24s\n", "", "open ms", "newest page ms (n)",
 	    "rare Username ms (n)");
 	for (int i = 0; i < 2; i++)
@@ -1051,8 +1119,9 @@ print_cold(const struct cold_result *cr)
 		    c[i]->first_ms, c[i]->first_n, c[i]->attr_ms, c[i]->attr_n);
 	printf("  %-32s %9.1f   target <= %.0f ms   %s\n", "open, files evicted",
 	    cr->evicted.open_ms, TARGET_COLD_MS, verdict(cr->evicted.open_ms <= TARGET_COLD_MS));
-	printf("  %-32s %9.1f ms (sync, write the live tail's run)\n", "close after load",
-	    cr->close_ms);
+	if (!cr->reused)
+		printf("  %-32s %9.1f ms (sync, write the live tail's run)\n", "close after load",
+		    cr->close_ms);
 }
 
 /* Close the loaded history, open it with its files evicted from the page
@@ -1060,7 +1129,7 @@ print_cold(const struct cold_result *cr)
 static int
 phase_cold(struct bench *b, struct cold_result *cr, bool *ret_peak_reset)
 {
-	double t0 = mono_s();
+	double t0 = mono_s(), tw;
 	int v;
 
 	ht_history_close(b->h);
@@ -1071,8 +1140,14 @@ phase_cold(struct bench *b, struct cold_result *cr, bool *ret_peak_reset)
 	v = cold_open(b, true, b->users.vals[N_USERS - 1], &cr->evicted);
 	ht_history_close(b->h);
 	b->h = NULL;
-	if (v == 0)
-		v = cold_open(b, false, b->users.vals[N_USERS - 2], &cr->warm);
+	if (v < 0)
+		return v;
+	/* Warm: every history file read through first.  The lookup phase
+	 * then runs on this warm page cache too. */
+	tw = mono_s();
+	(void)walk(b->dir, walk_warm, &cr->warmed);
+	cr->warm_s = mono_s() - tw;
+	v = cold_open(b, false, b->users.vals[N_USERS - 1], &cr->warm);
 	cr->phase_s = mono_s() - t0;
 	return v;
 }
@@ -1174,11 +1249,34 @@ make_query(const struct bench *b, const struct kind *k, struct rng *r, unsigned 
 	return 0;
 }
 
+/* The latencies of one kind's pages (first pages, or pages 20). */
 struct lat {
-	double *ms;
+	double *ms, *cpu_ms;		/* wall clock; thread CPU time */
 	size_t n;
 	uint64_t hits;
+	uint64_t misses;		/* index block cache misses (first pages) */
+	double slowest_ms;		/* the slowest query, for the report */
+	size_t slowest_hits;
+	char slowest[80];
 };
+
+/* Record one page's latency; remember the slowest query. */
+static void
+lat_add(struct lat *l, const struct ht_index_query *q, const struct page *p)
+{
+	l->cpu_ms[l->n] = p->cpu_ms;
+	l->ms[l->n++] = p->ms;
+	l->hits += p->n;
+	if (p->ms <= l->slowest_ms)
+		return;
+	l->slowest_ms = p->ms;
+	l->slowest_hits = p->n;
+	if (q->has_attr)
+		snprintf(l->slowest, sizeof(l->slowest), "%s", q->value);
+	else
+		snprintf(l->slowest, sizeof(l->slowest), "from +%.2f days",
+		    (double)(q->start - BASE_TIME) / DAY_S);
+}
 
 /* Page 20: the position after page 19 comes from one untimed lookup of 19
  * pages (the same events, hence the same last one, as paging 19 times);
@@ -1197,34 +1295,34 @@ deep_page(struct bench *b, struct ht_index_query q, struct lat *deep)
 	q.after_time = p.last_time;
 	q.after_seq = p.last_seq;
 	v = lookup_page(b, &q, PAGE, &p);
-	if (v == 0) {
-		deep->ms[deep->n++] = p.ms;
-		deep->hits += p.n;
-	}
+	if (v == 0)
+		lat_add(deep, &q, &p);
 	return v;
 }
 
+/* Query i of kind k: its first page, and page 20 for the first
+ * deep_queries. */
 static int
-run_kind(struct bench *b, const struct kind *k, struct rng *r, struct lat *first,
+run_query(struct bench *b, const struct kind *k, struct rng *r, unsigned i, struct lat *first,
     struct lat *deep)
 {
+	struct ht_run_cache_stats c0, c1;
+	struct ht_index_query q;
+	struct page p;
 	char buf[64];
-	int v = 0;
+	int v;
 
-	for (unsigned i = 0; i < b->o.queries && v == 0; i++) {
-		struct ht_index_query q;
-		struct page p;
-
-		v = make_query(b, k, r, i, buf, &q);
-		if (v == 0)
-			v = lookup_page(b, &q, PAGE, &p);
-		if (v < 0)
-			break;
-		first->ms[first->n++] = p.ms;
-		first->hits += p.n;
-		if (i < b->o.deep_queries && p.more)
-			v = deep_page(b, q, deep);
-	}
+	v = make_query(b, k, r, i, buf, &q);
+	ht_run_cache_stats(&c0);
+	if (v == 0)
+		v = lookup_page(b, &q, PAGE, &p);
+	if (v < 0)
+		return v;
+	ht_run_cache_stats(&c1);
+	first->misses += c1.misses - c0.misses;
+	lat_add(first, &q, &p);
+	if (i < b->o.deep_queries && p.more)
+		v = deep_page(b, q, deep);
 	return v;
 }
 
@@ -1246,23 +1344,36 @@ pct(const double *v, size_t n, size_t num, size_t den)
 }
 
 struct worst {
-	double p99;
+	double p99, cpu_p99;
 	char what[48];
 };
 
-/* Print "n p50 p99 max" of l (sorting it); note a new worst p99. */
+/* The 1-minute load average, or -1. */
+static double
+loadavg(void)
+{
+	double l;
+
+	return getloadavg(&l, 1) == 1 ? l : -1;
+}
+
+/* Print "n p50 p99 p99-cpu" of l (sorting it); note a new worst p99. */
 static void
 print_lat(struct lat *l, const char *label, const char *page, struct worst *w)
 {
-	double p99;
+	double p99, cpu_p99;
 
 	if (l->n == 0) {
 		printf(" %6s %8s %8s %8s", "0", "-", "-", "-");
 		return;
 	}
 	qsort(l->ms, l->n, sizeof(*l->ms), cmp_double);
+	qsort(l->cpu_ms, l->n, sizeof(*l->cpu_ms), cmp_double);
 	p99 = pct(l->ms, l->n, 99, 100);
-	printf(" %6zu %8.3f %8.3f %8.3f", l->n, pct(l->ms, l->n, 1, 2), p99, l->ms[l->n - 1]);
+	cpu_p99 = pct(l->cpu_ms, l->n, 99, 100);
+	printf(" %6zu %8.3f %8.3f %8.3f", l->n, pct(l->ms, l->n, 1, 2), p99, cpu_p99);
+	if (cpu_p99 > w->cpu_p99)
+		w->cpu_p99 = cpu_p99;
 	if (p99 > w->p99) {
 		w->p99 = p99;
 		snprintf(w->what, sizeof(w->what), "%s, %s", label, page);
@@ -1273,49 +1384,122 @@ static void
 print_kind(const struct kind *k, struct lat *first, struct lat *deep, struct worst *w)
 {
 	struct worst mine = { 0 };
+	double cpu = w->cpu_p99;
 
-	printf("  %-13s %8.1f", k->label, first->n ? (double)first->hits / (double)first->n : 0);
+	printf("  %-13s %7.1f %7.1f", k->label, first->n ? (double)first->hits / (double)first->n :
+	    0, first->n ? (double)first->misses / (double)first->n : 0);
 	print_lat(first, k->label, "first page", &mine);
 	printf("  ");
 	print_lat(deep, k->label, "page 20", &mine);
 	printf("   %s\n", verdict(mine.p99 <= TARGET_P99_MS));
 	if (mine.p99 > w->p99)
 		*w = mine;
+	w->cpu_p99 = mine.cpu_p99 > cpu ? mine.cpu_p99 : cpu;
+}
+
+/* Append "kind: first page value (ms, hits); page 20 value (ms, hits)"
+ * to buf. */
+static void
+print_slowest(const struct kind *k, const struct lat *first, const struct lat *deep, char *buf,
+    size_t cap, size_t *len)
+{
+	int n;
+
+	n = snprintf(buf + *len, cap - *len, "    %-13s first page %s: %.3f ms, %zu", k->label,
+	    first->slowest, first->slowest_ms, first->slowest_hits);
+	if (n > 0 && (size_t)n < cap - *len)
+		*len += (size_t)n;
+	if (deep->n)
+		n = snprintf(buf + *len, cap - *len, "; page 20 %s: %.3f ms\n", deep->slowest,
+		    deep->slowest_ms);
+	else
+		n = snprintf(buf + *len, cap - *len, "\n");
+	if (n > 0 && (size_t)n < cap - *len)
+		*len += (size_t)n;
+}
+
+static void
+print_lookups_head(const struct bench *b)
+{
+	struct ht_run_cache_stats cache;
+
+	ht_run_cache_stats(&cache);
+	printf("\n== d. LookupEvents, MaxResults %d: %u queries per kind (half with values "
+	    "weighted like the data, half uniform), page 20 on up to %u ==\n", PAGE,
+	    b->o.queries, b->o.deep_queries);
+	printf("  attribute kinds: window = all %u days; data events hidden (the default); "
+	    "page cache warm\n  (see c.); kinds take turns, so a burst of load elsewhere "
+	    "spreads over all; cpu: thread\n  CPU time (not disturbed by other processes); "
+	    "miss/pg: index block cache misses per\n  first page (cache limit %.0f MB)\n",
+	    b->o.days, cache.limit / 1048576.0);
+	printf("  %-13s %7s %7s %6s %8s %8s %8s   %6s %8s %8s %8s   p99<=%.0fms\n", "kind",
+	    "hits/pg", "miss/pg", "n", "p50 ms", "p99 ms", "p99 cpu", "n", "p50 ms", "p99 ms",
+	    "p99 cpu", TARGET_P99_MS);
+	printf("  %-13s %-49s   %-33s\n", "",
+	    "---------------------- first page ---------------------",
+	    "------------- page 20 -------------");
+}
+
+/* One array of latencies per kind and page, queries capacity each. */
+static struct lat *
+lats_new(size_t queries)
+{
+	struct lat *l = calloc(2 * N_KINDS, sizeof(*l));
+
+	for (size_t i = 0; l && i < 2 * N_KINDS; i++) {
+		l[i].ms = calloc(queries, sizeof(double));
+		l[i].cpu_ms = calloc(queries, sizeof(double));
+		if (l[i].ms == NULL || l[i].cpu_ms == NULL)
+			return l;	/* lats_ok() says no */
+	}
+	return l;
+}
+
+static bool
+lats_ok(const struct lat *l)
+{
+	for (size_t i = 0; l && i < 2 * N_KINDS; i++)
+		if (l[i].ms == NULL || l[i].cpu_ms == NULL)
+			return false;
+	return l != NULL;
+}
+
+static void
+lats_free(struct lat *l)
+{
+	for (size_t i = 0; l && i < 2 * N_KINDS; i++) {
+		free(l[i].ms);
+		free(l[i].cpu_ms);
+	}
+	free(l);
 }
 
 static int
 phase_lookups(struct bench *b, struct worst *w)
 {
 	struct rng r = { mix64(b->o.seed ^ 0x100c0b5ULL) };
-	struct lat first = { 0 }, deep = { 0 };
-	double t0 = mono_s();
-	int v = 0;
+	struct lat *lat = lats_new(b->o.queries);
+	char slowest[N_KINDS * 240] = "";
+	double t0 = mono_s(), load0 = loadavg();
+	size_t len = 0;
+	int v = lats_ok(lat) ? 0 : -ENOMEM;
 
-	first.ms = calloc(b->o.queries + 1, sizeof(double));
-	deep.ms = calloc(b->o.queries + 1, sizeof(double));
-	if (first.ms == NULL || deep.ms == NULL)
-		v = -ENOMEM;
-	printf("\n== d. LookupEvents, MaxResults %d: %u queries per kind (half with values "
-	    "weighted like the data, half uniform), page 20 on up to %u ==\n", PAGE,
-	    b->o.queries, b->o.deep_queries);
-	printf("  attribute kinds: window = all %u days; data events hidden (the default)\n",
-	    b->o.days);
-	printf("  %-13s %8s %6s %8s %8s %8s   %6s %8s %8s %8s   p99<=%.0fms\n", "kind",
-	    "hits/pg", "n", "p50 ms", "p99 ms", "max ms", "n", "p50 ms", "p99 ms", "max ms",
-	    TARGET_P99_MS);
-	printf("  %-13s %8s %-33s   %-33s\n", "", "", "------------ first page -----------",
-	    "------------- page 20 -------------");
-	for (size_t i = 0; i < N_KINDS && v == 0; i++) {
-		first.n = deep.n = 0;
-		first.hits = deep.hits = 0;
-		v = run_kind(b, &kinds[i], &r, &first, &deep);
-		if (v == 0)
-			print_kind(&kinds[i], &first, &deep, w);
-		fflush(stdout);
+	print_lookups_head(b);
+	/* Round robin over the kinds: lat[2k] first pages, lat[2k + 1] pages 20. */
+	for (unsigned i = 0; i < b->o.queries && v == 0; i++)
+		for (size_t k = 0; k < N_KINDS && v == 0; k++)
+			v = run_query(b, &kinds[k], &r, i, &lat[2 * k], &lat[2 * k + 1]);
+	for (size_t k = 0; k < N_KINDS && v == 0; k++) {
+		print_kind(&kinds[k], &lat[2 * k], &lat[2 * k + 1], w);
+		print_slowest(&kinds[k], &lat[2 * k], &lat[2 * k + 1], slowest, sizeof(slowest),
+		    &len);
 	}
-	printf("  (phase %.1f s)\n", mono_s() - t0);
-	free(first.ms);
-	free(deep.ms);
+	if (v == 0)
+		printf("  slowest query of each kind (value: ms, hits):\n%s", slowest);
+	printf("  (phase %.1f s; load average before %.2f, after %.2f on %ld CPUs: other "
+	    "processes disturb the wall-clock p99)\n", mono_s() - t0, load0, loadavg(),
+	    sysconf(_SC_NPROCESSORS_ONLN));
+	lats_free(lat);
 	return v;
 }
 
@@ -1332,8 +1516,11 @@ print_mem(const struct mem *load, const struct mem *before, const struct mem *af
 {
 	s->serving_peak_mb = mb(after->hwm_kb);
 	printf("\n== e. Memory ==\n");
-	printf("  %-46s %7.1f MB\n", "peak RSS while loading (VmHWM)", mb(load->hwm_kb));
-	printf("  %-46s %7.1f MB\n", "RSS after loading, history open (VmRSS)", mb(load->rss_kb));
+	if (s->eps > 0) {
+		printf("  %-46s %7.1f MB\n", "peak RSS while loading (VmHWM)", mb(load->hwm_kb));
+		printf("  %-46s %7.1f MB\n", "RSS after loading, history open (VmRSS)",
+		    mb(load->rss_kb));
+	}
 	printf("  %-46s %7.1f MB\n", "RSS before lookups (VmRSS)", mb(before->rss_kb));
 	printf("  %-46s %7.1f MB\n", "RSS after lookups (VmRSS)", mb(after->rss_kb));
 	printf("  %-46s %7.1f MB   target <= %.0f MB   %s\n", peak_reset ?
@@ -1345,12 +1532,17 @@ print_mem(const struct mem *load, const struct mem *before, const struct mem *af
 static void
 print_summary(const struct bench *b, const struct summary *s)
 {
-	printf("\nSUMMARY bench_history events=%" PRIu64 " days=%u: append %.0f events/s (%s), "
-	    "disk %.0f B/event, cold start %.0f ms (%s), worst p99 %.2f ms [%s] (%s), "
-	    "serving peak RSS %.1f MB (%s)\n", b->o.events, b->o.days, s->eps,
-	    verdict(s->eps >= TARGET_APPEND_EPS), s->bytes_per_event, s->cold_ms,
+	char append[64] = "append skipped (--reuse)";
+
+	if (s->eps > 0)
+		snprintf(append, sizeof(append), "append %.0f events/s (%s)", s->eps,
+		    verdict(s->eps >= TARGET_APPEND_EPS));
+	printf("\nSUMMARY bench_history events=%" PRIu64 " days=%u: %s, "
+	    "disk %.0f B/event, cold start %.0f ms (%s), worst p99 %.2f ms [%s] (%s; worst "
+	    "CPU-time p99 %.2f ms), serving peak RSS %.1f MB (%s)\n", b->o.events, b->o.days,
+	    append, s->bytes_per_event, s->cold_ms,
 	    verdict(s->cold_ms <= TARGET_COLD_MS), s->worst.p99, s->worst.what,
-	    verdict(s->worst.p99 <= TARGET_P99_MS), s->serving_peak_mb,
+	    verdict(s->worst.p99 <= TARGET_P99_MS), s->worst.cpu_p99, s->serving_peak_mb,
 	    verdict(s->serving_peak_mb <= TARGET_RSS_MB));
 }
 
@@ -1365,11 +1557,16 @@ bench_run(struct bench *b)
 	bool peak_reset = false;
 	int v;
 
-	v = phase_load(b, &lr);
-	if (v < 0)
-		return v;
+	if (b->o.reuse) {
+		printf("\n== a. Append: skipped (--reuse) ==\n");
+	} else {
+		v = phase_load(b, &lr);
+		if (v < 0)
+			return v;
+		s.eps = (double)b->o.events / lr.append_s;
+	}
 	mem_read(&load);
-	s.eps = (double)b->o.events / lr.append_s;
+	cr.reused = b->o.reuse;
 	v = phase_cold(b, &cr, &peak_reset);
 	if (v < 0)
 		return v;
@@ -1400,6 +1597,8 @@ usage(FILE *f)
 	    "  --dir DIR         history directory, new or empty (default: a temp dir under "
 	    "$TMPDIR or /var/tmp)\n"
 	    "  --keep            keep the directory afterwards\n"
+	    "  --reuse           skip the append phase: --dir holds what a --keep run with the\n"
+	    "                    same --events, --days and --seed left (to iterate on lookups)\n"
 	    "  --queries N       queries per kind (default 2000)\n"
 	    "  --deep-queries N  of those, how many also measure page 20 (default: all)\n"
 	    "  --seed S          PRNG seed (default 1)\n");
@@ -1429,6 +1628,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "events", required_argument, NULL, 'n' },
 		{ "days", required_argument, NULL, 'd' },
 		{ "dir", required_argument, NULL, 'D' }, { "keep", no_argument, NULL, 'k' },
+		{ "reuse", no_argument, NULL, 'r' },
 		{ "queries", required_argument, NULL, 'q' },
 		{ "deep-queries", required_argument, NULL, 'Q' },
 		{ "seed", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' },
@@ -1444,6 +1644,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'd': v = parse_u64(optarg, 1, 3650, &x); o->days = (unsigned)x; break;
 		case 'D': o->dir = optarg; break;
 		case 'k': o->keep = true; break;
+		case 'r': o->reuse = o->keep = true; break;
 		case 'q': v = parse_u64(optarg, 1, 10000000, &x); o->queries = (unsigned)x; break;
 		case 'Q': v = parse_u64(optarg, 0, 10000000, &deep); break;
 		case 's': v = parse_u64(optarg, 0, UINT64_MAX, &o->seed); break;
@@ -1452,8 +1653,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	o->deep_queries = deep < o->queries ? (unsigned)deep : o->queries;
-	if (v == 0 && (optind < argc || o->events < o->days)) {
-		fprintf(stderr, "bench_history: need at least one event per day, no operands\n");
+	if (v == 0 && (optind < argc || o->events < o->days || (o->reuse && !o->dir))) {
+		fprintf(stderr, "bench_history: need at least one event per day, no operands, "
+		    "and --dir with --reuse\n");
 		v = -EINVAL;
 	}
 	if (v < 0)
@@ -1475,6 +1677,8 @@ setup_dir(struct bench *b)
 		return mkdtemp(b->dir) ? 0 : -errno;
 	}
 	snprintf(b->dir, sizeof(b->dir), "%s", b->o.dir);
+	if (b->o.reuse)
+		return access(b->dir, R_OK | W_OK | X_OK) < 0 ? -errno : 0;
 	if (ht_mkdir_p(b->dir, 0750) < 0 || (d = opendir(b->dir)) == NULL)
 		return -errno;
 	while ((de = readdir(d)) != NULL)
@@ -1497,6 +1701,7 @@ bench_setup(struct bench *b)
 	b->conf = (struct ht_conf_history){ .retention_days = b->o.days > 90 ? b->o.days + 1 : 90,
 		.fsync = HT_FSYNC_INTERVAL, .fsync_interval_ms = 1000 };
 	b->span_end = BASE_TIME + (int64_t)b->o.days * DAY_S - 1;
+	bench_clock = b->span_end;	/* --reuse: "now" is the end of the data */
 	b->base = event_base_new();
 	if (b->base == NULL)
 		return -ENOMEM;
@@ -1536,6 +1741,7 @@ main(int argc, char **argv)
 	struct bench b = { 0 };
 	int v;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	log_init("bench_history", HT_LOG_WARNING, 0);
 	if (parse_opts(argc, argv, &b.o) < 0)
 		return 2;

@@ -9,9 +9,10 @@
 #   2. bench_history at 1M events over 90 days,
 #   3. bench_history at 10M events (takes a while and ~10 GB of disk: skipped
 #      when BENCH_QUICK=1 or when less than 20 GB is free where it writes).
-# Each run is bounded by timeout(1) (BENCH_TIMEOUT_1M / _10M, seconds).
-# bench_history writes under $TMPDIR, else /var/tmp.  Exit status: 1 if any
-# benchmark failed (an error, not a missed target), else 0.
+# Each run is bounded by timeout(1) (BENCH_TIMEOUT_INGEST / _1M / _10M,
+# seconds).  Everything is written under one directory made in $TMPDIR
+# (else /var/tmp) and removed at the end, even after a timeout or ^C.
+# Exit status: 1 if any benchmark failed (an error, not a missed target).
 set -u
 
 srcdir=${1:?usage: run.sh SRCDIR BUILDDIR}
@@ -22,6 +23,11 @@ tmp=${TMPDIR:-/var/tmp}
 need_kb=$((20 * 1024 * 1024))
 status=0
 
+work=$(mktemp -d "$tmp/hosttrail-bench.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 # run NAME TIMEOUT CMD...: run one benchmark, note its duration and outcome.
 run() {
 	name=$1
@@ -30,8 +36,9 @@ run() {
 	echo
 	echo "######## $name (time limit ${limit}s) ########"
 	start=$(date +%s)
-	timeout --kill-after=30 "$limit" "$@"
+	TMPDIR="$work" timeout --kill-after=30 "$limit" "$@"
 	rc=$?
+	rm -rf "${work:?}"/*
 	took=$(($(date +%s) - start))
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		echo "######## $name: TIMED OUT after ${took}s ########"
