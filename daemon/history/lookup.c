@@ -31,9 +31,19 @@ struct source {
 	size_t seg;			/* index into the history's segments */
 };
 
+/* A segment not yet opened, and the newest time it can hold for the query. */
+struct pending {
+	size_t seg;
+	int64_t bound;
+};
+
 struct merge {
+	struct ht_history *h;
+	const struct ht_index_query *q;
 	struct source *heap;
 	size_t n, cap;
+	struct pending *pend;		/* newest bound first */
+	size_t n_pend, next_pend;
 	int *fds;			/* per segment, opened on first use */
 	size_t n_fds;
 	char *buf;
@@ -109,60 +119,102 @@ seg_may_match(const struct ht_seg_index_info *in, const struct ht_index_query *q
 	    in->min_seq <= q->max_seq;
 }
 
+/* Open segment i's cursors into the heap. */
+static int
+merge_open_seg(struct merge *m, size_t i)
+{
+	struct ht_run_cursor **cs;
+	struct ht_seg_index *x;
+	uint32_t day;
+	int n, v = 0;
+
+	x = ht_history_segment_index(m->h, i, &day);
+	n = x ? ht_seg_index_cursors(x, m->q, &cs) : 0;
+	if (n == -EBADMSG) {
+		m->damaged_seg = (int)i;	/* rebuilt by ht_lookup */
+		return 0;
+	}
+	if (n <= 0)
+		return n;
+	if (m->n + (size_t)n > m->cap) {
+		size_t ncap = (m->n + (size_t)n) * 2;
+		struct source *nh = realloc(m->heap, ncap * sizeof(*nh));
+
+		if (nh == NULL) {
+			for (int k = 0; k < n; k++)
+				ht_run_cursor_free(cs[k]);
+			free(cs);
+			return -ENOMEM;
+		}
+		m->heap = nh;
+		m->cap = ncap;
+	}
+	for (int k = 0; k < n; k++) {
+		int r = merge_feed(m, (struct source){ .c = cs[k], .seg = i });
+
+		if (r < 0 && r != -EBADMSG)
+			v = r;
+	}
+	free(cs);
+	return v;
+}
+
+static int
+pending_cmp(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+
+	return x->bound != y->bound ? (x->bound < y->bound ? 1 : -1) : 0;
+}
+
+/* Which segments may hold matches, newest bound first; their cursors are
+ * opened only when the merge reaches their time (merge_fill), so a first
+ * page usually touches the newest day or two, not all ninety. */
 static int
 merge_open(struct merge *m, struct ht_history *h, const struct ht_index_query *q)
 {
 	size_t nseg = ht_history_segments(h);
-	int v = 0;
 
+	m->h = h;
+	m->q = q;
 	m->fds = malloc((nseg ? nseg : 1) * sizeof(*m->fds));
-	if (m->fds == NULL)
+	m->pend = malloc((nseg ? nseg : 1) * sizeof(*m->pend));
+	if (m->fds == NULL || m->pend == NULL)
 		return -ENOMEM;
 	m->n_fds = nseg;
-	for (size_t i = 0; i < nseg; i++)
-		m->fds[i] = -1;
-	for (size_t i = 0; i < nseg && v >= 0; i++) {
+	for (size_t i = 0; i < nseg; i++) {
 		struct ht_seg_index_info info;
-		struct ht_run_cursor **cs;
 		struct ht_seg_index *x;
 		uint32_t day;
-		int n;
 
+		m->fds[i] = -1;
 		x = ht_history_segment_index(h, i, &day);
 		if (x == NULL)
 			continue;
 		ht_seg_index_info(x, &info);
 		if (!seg_may_match(&info, q))
 			continue;
-		n = ht_seg_index_cursors(x, q, &cs);
-		if (n == -EBADMSG) {
-			m->damaged_seg = (int)i;	/* rebuilt by ht_lookup */
-			return 0;
-		}
-		if (n < 0)
-			return n;
-		if (m->n + (size_t)n > m->cap) {
-			size_t ncap = (m->n + (size_t)n) * 2;
-			struct source *nh = realloc(m->heap, ncap * sizeof(*nh));
-
-			if (nh == NULL) {
-				for (int k = 0; k < n; k++)
-					ht_run_cursor_free(cs[k]);
-				free(cs);
-				return -ENOMEM;
-			}
-			m->heap = nh;
-			m->cap = ncap;
-		}
-		for (int k = 0; k < n; k++) {
-			int r = merge_feed(m, (struct source){ .c = cs[k], .seg = i });
-
-			if (r < 0 && r != -EBADMSG)
-				v = r;
-		}
-		free(cs);
+		m->pend[m->n_pend].seg = i;
+		m->pend[m->n_pend].bound = info.max_time < q->end ? info.max_time : q->end;
+		m->n_pend++;
 	}
-	return v < 0 ? v : 0;
+	qsort(m->pend, m->n_pend, sizeof(*m->pend), pending_cmp);
+	return 0;
+}
+
+/* Open every pending segment that may hold something at least as new as
+ * the heap's top (ties included: seq then decides). */
+static int
+merge_fill(struct merge *m)
+{
+	while (m->next_pend < m->n_pend && m->damaged_seg < 0 &&
+	    (m->n == 0 || m->pend[m->next_pend].bound >= m->heap[0].hit.time)) {
+		int v = merge_open_seg(m, m->pend[m->next_pend++].seg);
+
+		if (v < 0)
+			return v;
+	}
+	return 0;
 }
 
 static void
@@ -174,6 +226,7 @@ merge_close(struct merge *m)
 		if (m->fds[i] >= 0)
 			close(m->fds[i]);
 	free(m->fds);
+	free(m->pend);
 	free(m->heap);
 	free(m->buf);
 }
@@ -239,6 +292,8 @@ lookup_once(struct ht_history *h, const struct ht_index_query *q, size_t limit,
 
 	*ret_more = false;
 	v = merge_open(&m, h, q);
+	if (v == 0)
+		v = merge_fill(&m);
 	while (v == 0 && m.n > 0 && m.damaged_seg < 0) {
 		struct source top = m.heap[0];
 		struct ht_record *rec = NULL;
@@ -264,6 +319,8 @@ lookup_once(struct ht_history *h, const struct ht_index_query *q, size_t limit,
 		if (v == 0) {
 			v = merge_feed(&m, top);
 			v = v == -EBADMSG || v >= 0 ? 0 : v;
+			if (v == 0)
+				v = merge_fill(&m);
 		} else {
 			ht_run_cursor_free(top.c);
 		}
