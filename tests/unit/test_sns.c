@@ -49,72 +49,8 @@
 	"{\"s3Bucket\":\"ct-bucket\",\"s3ObjectKey\":[" \
 	"\"AWSLogs/123456789012/CloudTrail/us-east-1/2023/12/16/k1.json.gz\"]}"
 
-/* ---- allocation failure injection (active only with --wrap) ---- */
-
-void *__real_malloc(size_t n) __attribute__((weak));
-void *__real_calloc(size_t n, size_t size) __attribute__((weak));
-void *__real_realloc(void *p, size_t n) __attribute__((weak));
-char *__real_strdup(const char *s) __attribute__((weak));
-char *__real_strndup(const char *s, size_t n) __attribute__((weak));
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-char *__wrap_strndup(const char *s, size_t n);
-int __wrap_asprintf(char **ret, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static unsigned alloc_calls;   /* allocations seen since the last reset */
-static unsigned alloc_fail_at; /* fail exactly this call (1-based); 0 = none */
-
-static bool
-alloc_fails(void)
-{
-	return ++alloc_calls == alloc_fail_at;
-}
-
-void *
-__wrap_malloc(size_t n)
-{
-	return alloc_fails() ? NULL : __real_malloc(n);
-}
-
-void *
-__wrap_calloc(size_t n, size_t size)
-{
-	return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-
-void *
-__wrap_realloc(void *p, size_t n)
-{
-	return alloc_fails() ? NULL : __real_realloc(p, n);
-}
-
-char *
-__wrap_strdup(const char *s)
-{
-	return alloc_fails() ? NULL : __real_strdup(s);
-}
-
-char *
-__wrap_strndup(const char *s, size_t n)
-{
-	return alloc_fails() ? NULL : __real_strndup(s, n);
-}
-
-int
-__wrap_asprintf(char **ret, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (alloc_fails())
-		return -1;
-	va_start(ap, fmt);
-	r = vasprintf(ret, fmt, ap);
-	va_end(ap);
-	return r;
-}
+/* Allocation failures, active only with --wrap (see Makefile.am). */
+#include "alloc_fail.h"
 
 /* ---- fixture: keys in a temporary directory ---- */
 
