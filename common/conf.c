@@ -12,13 +12,19 @@
  *   3. validate: rules that relate values to each other (a trail's bucket and
  *      topic must exist, trail names are unique, at most five trails, an
  *      organization trail needs organization_id).  The document is still
- *      alive, so these errors point at the offending value too.
+ *      alive, so these errors point at the offending value too.  Rules
+ *      within one section (retry_min <= retry_max, an s3 bucket's
+ *      credentials, a topic's signing key) are checked as soon as that
+ *      section is parsed, by the section's own item or parse function.
  *
  * The first error stops the load and becomes the one-line message
  * "FILE:LINE:COL: KEY.PATH: message"; cp->path tracks the key path as the
  * walk descends.  Nothing here touches the filesystem beyond reading the
  * config itself: directories are created, and secret files opened, by the
- * modules that use them.
+ * modules that use them.  Files named in the config (secret_file, ca_file,
+ * signing_key_file, ...) are made absolute against the config file's
+ * directory at the end (resolve_files), so a config and its keys can move
+ * together; spool and socket paths stay relative to state_dir.
  *
  * YAML aliases are refused: libyaml resolves them into shared (even cyclic)
  * nodes, and a few aliases to large lists would multiply the work of the
@@ -26,6 +32,7 @@
  */
 #include "ht_build.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -834,6 +841,19 @@ bad_access_key(const char *s)
 	return NULL;
 }
 
+/* S3-compatible servers are laxer than AWS: MinIO takes any key name
+ * ("minioadmin"), Swift's s3api uses "account:user".  The same set as
+ * deliver/creds.c accepts. */
+static const char *
+bad_s3_access_key(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len > 128 || !all_of(s, LOWER_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ:_-"))
+		return "must be 1 to 128 letters, numbers, ':', '_' or '-'";
+	return NULL;
+}
+
 /* Only the scheme is checked here; libcurl judges the rest when it sends. */
 static const char *
 bad_url(const char *s)
@@ -843,6 +863,151 @@ bad_url(const char *s)
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s <= ' ' || *s == 0x7f)
 			return "must not contain spaces or control characters";
+	return NULL;
+}
+
+/* The daemon checks the same shape again when it loads the key
+ * (sns.c); checking here makes --check-config catch it. */
+static const char *
+bad_cert_url(const char *s)
+{
+	size_t len = strlen(s);
+	const char *host;
+
+	if (strncmp(s, "https://", strlen("https://")) != 0)
+		return "must start with https://";
+	host = s + strlen("https://");
+	if (*host == '\0' || *host == '/' || strchr(host, '/') == NULL || len < 4 ||
+	    strcmp(s + len - 4, ".pem") != 0)
+		return "must be https://HOST/PATH with a path ending in .pem";
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == '"' || *s == '\\')
+			return "must not contain spaces, quotes, backslashes or control characters";
+	return NULL;
+}
+
+/* An endpoint's host: a DNS name, an IPv4 address, or [IPv6]; the end of
+ * it in *ret_end. */
+static const char *
+bad_endpoint_host(const char *h, const char **ret_end)
+{
+	struct in6_addr a6;
+	char ip[INET6_ADDRSTRLEN + 1];
+	const char *end;
+
+	if (*h == '[') {
+		end = strchr(h, ']');
+		if (end == NULL || (size_t)(end - h - 1) >= sizeof(ip))
+			return "an IPv6 host must be in brackets, e.g. https://[::1]:9000";
+		memcpy(ip, h + 1, (size_t)(end - h - 1));
+		ip[end - h - 1] = '\0';
+		if (inet_pton(AF_INET6, ip, &a6) != 1)
+			return "the host in brackets is not an IPv6 address";
+		*ret_end = end + 1;
+		return NULL;
+	}
+	end = h + strspn(h, LOWER_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-");
+	if (end == h)
+		return "must have a host after the scheme";
+	if (end - h > 253)
+		return "the host name is longer than 253 characters";
+	if (*end != '\0' && strchr(":/?#", *end) == NULL)
+		return "the host may contain only letters, numbers, periods and dashes (an IPv6 "
+		    "address goes in brackets)";
+	*ret_end = end;
+	return NULL;
+}
+
+/* scheme://HOST[:PORT], and at most a trailing "/" (what deliver/s3.c
+ * accepts): the bucket and key are added per request. */
+static const char *
+bad_endpoint(const char *s)
+{
+	const char *p, *why;
+	char *end;
+	unsigned long port;
+
+	if (strncmp(s, "https://", 8) == 0)
+		p = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		p = s + 7;
+	else
+		return "must start with http:// or https://";
+	if (memchr(p, '@', strcspn(p, "/?#")) != NULL)
+		return "must not contain user info (user@host); keys go in credentials:";
+	if ((why = bad_endpoint_host(p, &p)) != NULL)
+		return why;
+	if (*p == ':') {
+		if (p[1] < '1' || p[1] > '9')
+			return "the port must be a number from 1 to 65535";
+		errno = 0;
+		port = strtoul(p + 1, &end, 10);
+		if (errno != 0 || port > 65535 || (*end != '\0' && strchr("/?#", *end) == NULL))
+			return "the port must be a number from 1 to 65535";
+		p = end;
+	}
+	if (*p == '\0' || strcmp(p, "/") == 0)
+		return NULL;
+	return "must be only http(s)://HOST[:PORT], with no path, query or fragment";
+}
+
+static const char *
+bad_storage_class(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len > 64 || !all_of(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"))
+		return "must be 1 to 64 uppercase letters, numbers or underscores, "
+		    "e.g. STANDARD_IA";
+	return NULL;
+}
+
+static const char *
+bad_ip(const char *s)
+{
+	struct in6_addr a;
+
+	if (inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1)
+		return NULL;
+	return "must be a numeric IPv4 or IPv6 address (no brackets, no host name)";
+}
+
+/* A file the daemon opens; "~" would be taken literally, so refuse it. */
+static const char *
+bad_file(const char *s)
+{
+	if (s[0] == '\0')
+		return "must not be empty";
+	if (s[0] == '~')
+		return "\"~\" is not expanded; write the full path";
+	return NULL;
+}
+
+/* Section names of the shared credentials file: no brackets or blanks. */
+static const char *
+bad_profile(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len > 128)
+		return "must be 1 to 128 characters";
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f || *s == '[' || *s == ']')
+			return "must be printable ASCII without spaces or brackets";
+	return NULL;
+}
+
+/* A key ID, key ARN, alias name or alias ARN: KMS judges which. */
+static const char *
+bad_kms_key(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len > 2048)
+		return "must be 1 to 2048 characters";
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
+			return "must be printable ASCII without spaces";
 	return NULL;
 }
 
@@ -875,6 +1040,7 @@ static const struct cp_check chk_state_dir = { "state directory", bad_abs_path }
 static const struct cp_check chk_path = { "path", bad_empty };
 static const struct cp_check chk_listen = { "listen address", bad_listen };
 static const struct cp_check chk_access_key = { "access key ID", bad_access_key };
+static const struct cp_check chk_s3_access_key = { "access key ID", bad_s3_access_key };
 static const struct cp_check chk_url = { "URL", bad_url };
 static const struct cp_check chk_prefix = { "S3 key prefix", bad_prefix };
 static const struct cp_check chk_name = { "name", bad_empty };
@@ -882,19 +1048,32 @@ static const struct cp_check chk_trail = { "trail name", ht_trail_name_invalid }
 static const struct cp_check chk_bucket = { "bucket name", ht_bucket_name_invalid };
 static const struct cp_check chk_topic = { "topic name", bad_topic };
 static const struct cp_check chk_channel = { "channel name", bad_channel };
+static const struct cp_check chk_cert_url = { "certificate URL", bad_cert_url };
+static const struct cp_check chk_endpoint = { "endpoint", bad_endpoint };
+static const struct cp_check chk_storage_class = { "storage class", bad_storage_class };
+static const struct cp_check chk_ip = { "IP address", bad_ip };
+static const struct cp_check chk_file = { "file name", bad_file };
+static const struct cp_check chk_profile = { "profile name", bad_profile };
+static const struct cp_check chk_kms_key = { "KMS key ID", bad_kms_key };
 
 static const char *const fsync_names[] = { "always", "interval", "off", NULL };
 static const char *const access_names[] = { "admin", "read", NULL };
 static const char *const bucket_type_names[] = { "spool", "s3", NULL };
 static const char *const source_type_names[] = { "ingest", NULL };
+static const char *const sse_names[] = { "none", "AES256", "aws:kms", NULL };
+static const char *const backoff_names[] = { "linear", "arithmetic", "geometric", "exponential",
+	NULL };
 
 static const struct cp_enum enum_fsync = { "fsync policy", fsync_names };
 static const struct cp_enum enum_access = { "access level", access_names };
 static const struct cp_enum enum_bucket_type = { "bucket type", bucket_type_names };
 static const struct cp_enum enum_source_type = { "source type", source_type_names };
+static const struct cp_enum enum_sse = { "server-side encryption", sse_names };
+static const struct cp_enum enum_backoff = { "backoff function", backoff_names };
 
 _Static_assert(HT_FSYNC_INTERVAL == 1 && HT_ACCESS_READ == 1 && HT_BUCKET_S3 == 1 &&
-    HT_SOURCE_INGEST == 0, "enum order must match the name tables");
+    HT_SOURCE_INGEST == 0 && HT_SSE_KMS == 2 && HT_CONF_BACKOFF_EXPONENTIAL == 3,
+    "enum order must match the name tables");
 _Static_assert(sizeof(enum ht_fsync_policy) == sizeof(uint32_t), "enums are stored as 32 bits");
 
 /* ---- items ---- */
@@ -934,58 +1113,265 @@ credential_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 	return r;
 }
 
+/* lo_key's value must not exceed hi_key's (both durations, defaults
+ * included).  The error points at whichever of the two the file sets,
+ * preferring hi_key. */
+static int
+check_order(struct cp *cp, yaml_node_t *map, const char *lo_key, uint64_t lo, const char *hi_key,
+    uint64_t hi)
+{
+	char a[32], b[32];
+
+	if (lo <= hi)
+		return 0;
+	fmt_ms(lo, a, sizeof(a));
+	fmt_ms(hi, b, sizeof(b));
+	if (cp_find(cp, map, hi_key) != NULL || cp_find(cp, map, lo_key) == NULL)
+		return cp_err_key(cp, map, hi_key, "%s is less than %s (%s)", b, lo_key, a);
+	return cp_err_key(cp, map, lo_key, "%s is more than %s (%s)", a, hi_key, b);
+}
+
+/* ---- topics ---- */
+
+#define POLICY(m) MEMBER(struct ht_conf_delivery_policy, m)
+
+/* SNS's healthyRetryPolicy limits (HTTP/S): at most 100 retries, delays
+ * from 1 s to 3600 s; a duration here may also be finer than a second. */
+static const struct cp_field delivery_policy_fields[] = {
+	{ "num_retries", cp_uint, POLICY(num_retries), .min = 0, .max = 100 },
+	{ "num_no_delay_retries", cp_uint, POLICY(num_no_delay_retries), .min = 0, .max = 100 },
+	{ "num_min_delay_retries", cp_uint, POLICY(num_min_delay_retries), .min = 0,
+	    .max = 100 },
+	{ "num_max_delay_retries", cp_uint, POLICY(num_max_delay_retries), .min = 0,
+	    .max = 100 },
+	{ "min_delay", cp_duration, POLICY(min_delay_ms), .min = 1, .max = 3600 * 1000 },
+	{ "max_delay", cp_duration, POLICY(max_delay_ms), .min = 1, .max = 3600 * 1000 },
+	{ "backoff", cp_enumv, POLICY(backoff), .arg = &enum_backoff },
+	{ .key = NULL },
+};
+
+/* SNS's default policy: 3 retries, 20 s apart. */
+static void
+delivery_policy_defaults(struct ht_conf_delivery_policy *p)
+{
+	p->num_retries = 3;
+	p->num_no_delay_retries = 0;
+	p->num_min_delay_retries = 0;
+	p->num_max_delay_retries = 0;
+	p->min_delay_ms = 20 * 1000;
+	p->max_delay_ms = 20 * 1000;
+	p->backoff = HT_CONF_BACKOFF_LINEAR;
+}
+
+/* The phases are part of num_retries, so they cannot add up to more. */
+static int
+cp_delivery_policy(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	struct ht_conf_delivery_policy *p = (void *)((char *)base + f->off);
+	unsigned phases;
+	int r;
+
+	r = cp_map(cp, n, delivery_policy_fields, p);
+	if (r < 0)
+		return r;
+	phases = p->num_no_delay_retries + p->num_min_delay_retries + p->num_max_delay_retries;
+	if (phases > p->num_retries)
+		return cp_err_key(cp, n, "num_retries", "%u is less than num_no_delay_retries + "
+		    "num_min_delay_retries + num_max_delay_retries (%u)", p->num_retries, phases);
+	return check_order(cp, n, "min_delay", p->min_delay_ms, "max_delay", p->max_delay_ms);
+}
+
 static const struct cp_field subscription_fields[] = {
 	{ "url", cp_str, MEMBER(struct ht_conf_subscription, url), .arg = &chk_url,
 	    .required = true },
+	{ "delivery_policy", cp_delivery_policy,
+	    MEMBER(struct ht_conf_subscription, delivery_policy) },
 	{ .key = NULL },
 };
 
 static int
 subscription_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 {
-	return cp_map(cp, node, subscription_fields, (struct ht_conf_subscription *)items + idx);
+	struct ht_conf_subscription *s = (struct ht_conf_subscription *)items + idx;
+
+	delivery_policy_defaults(&s->delivery_policy);
+	return cp_map(cp, node, subscription_fields, s);
 }
 
 static const struct cp_items subscription_items = { sizeof(struct ht_conf_subscription),
 	subscription_item, 0, NULL };
 
+#define TOPIC(m) MEMBER(struct ht_conf_topic, m)
+
 static const struct cp_field topic_fields[] = {
-	{ "subscriptions", cp_list, MEMBER(struct ht_conf_topic, subscriptions),
+	{ "subscriptions", cp_list, TOPIC(subscriptions),
 	    .noff = offsetof(struct ht_conf_topic, n_subscriptions), .arg = &subscription_items },
+	{ "signing_key_file", cp_str, TOPIC(signing_key_file), .arg = &chk_file },
+	{ "signing_cert_url", cp_str, TOPIC(signing_cert_url), .arg = &chk_cert_url },
+	{ "signature_version", cp_uint, TOPIC(signature_version), .min = 1, .max = 2 },
+	{ "ca_file", cp_str, TOPIC(ca_file), .arg = &chk_file },
+	{ "timeout", cp_duration, TOPIC(timeout_ms), .min = 1000, .max = 5 * 60 * 1000 },
 	{ .key = NULL },
 };
+
+/* Every notification is signed (SNS's Signature), so a topic that sends
+ * any needs the key and the URL receivers fetch the certificate from. */
+static int
+check_topic_signing(struct cp *cp, yaml_node_t *node, const struct ht_conf_topic *t)
+{
+	if (t->signing_key_file == NULL && t->n_subscriptions > 0)
+		return cp_err_key(cp, node, "signing_key_file", "required key is missing: topic %s "
+		    "has subscriptions, and every notification is signed", cp_q(cp, t->name));
+	if (t->signing_key_file != NULL && t->signing_cert_url == NULL)
+		return cp_err_key(cp, node, "signing_cert_url",
+		    "required key is missing: it goes with signing_key_file");
+	if (t->signing_cert_url != NULL && t->signing_key_file == NULL)
+		return cp_err_key(cp, node, "signing_cert_url", "needs signing_key_file");
+	return 0;
+}
 
 static int
 topic_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 {
-	return cp_map(cp, node, topic_fields, (struct ht_conf_topic *)items + idx);
+	struct ht_conf_topic *t = (struct ht_conf_topic *)items + idx;
+	int r;
+
+	t->signature_version = 2;
+	t->timeout_ms = 15 * 1000;	/* SNS's HTTP/S delivery timeout */
+	r = cp_map(cp, node, topic_fields, t);
+	if (r == 0)
+		r = check_topic_signing(cp, node, t);
+	return r;
 }
 
-static const struct cp_field bucket_fields[] = {
-	{ "type", cp_enumv, MEMBER(struct ht_conf_bucket, type), .arg = &enum_bucket_type,
-	    .required = true },
-	{ "path", cp_str, MEMBER(struct ht_conf_bucket, path), .arg = &chk_path },
+/* ---- buckets ---- */
+
+#define S3CRED(m) MEMBER(struct ht_conf_s3_credentials, m)
+
+static const struct cp_field s3_credentials_fields[] = {
+	{ "access_key_id", cp_str, S3CRED(access_key_id), .arg = &chk_s3_access_key },
+	{ "secret_file", cp_str, S3CRED(secret_file), .arg = &chk_file },
+	{ "session_token_file", cp_str, S3CRED(session_token_file), .arg = &chk_file },
+	{ "profile", cp_str, S3CRED(profile), .arg = &chk_profile },
+	{ "shared_credentials_file", cp_str, S3CRED(shared_credentials_file), .arg = &chk_file },
 	{ .key = NULL },
 };
+
+/* Keys come from exactly one place: given here (access_key_id with
+ * secret_file, perhaps a session token), or a profile of the shared
+ * credentials file, or (nothing set) the environment and [default]. */
+static int
+cp_s3_credentials(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	const struct ht_conf_s3_credentials *c = (void *)((char *)base + f->off);
+	const char *given;
+	int r;
+
+	r = cp_map(cp, n, s3_credentials_fields, (char *)base + f->off);
+	if (r < 0)
+		return r;
+	given = c->access_key_id != NULL ? "access_key_id" : c->secret_file != NULL ?
+	    "secret_file" : c->session_token_file != NULL ? "session_token_file" : NULL;
+	if (c->profile != NULL && given != NULL)
+		return cp_err_key(cp, n, "profile", "cannot be combined with %s; take the keys "
+		    "from a profile or give them here, not both", given);
+	if (c->access_key_id != NULL && c->secret_file == NULL)
+		return cp_err_key(cp, n, "access_key_id",
+		    "needs secret_file (the file holding the secret access key)");
+	if (c->secret_file != NULL && c->access_key_id == NULL)
+		return cp_err_key(cp, n, "secret_file", "needs access_key_id");
+	if (c->session_token_file != NULL && c->access_key_id == NULL)
+		return cp_err_key(cp, n, "session_token_file",
+		    "needs access_key_id and secret_file");
+	if (c->shared_credentials_file != NULL && c->access_key_id != NULL)
+		return cp_err_key(cp, n, "shared_credentials_file",
+		    "is not read when access_key_id is given; remove one of them");
+	return 0;
+}
+
+#define BUCKET(m) MEMBER(struct ht_conf_bucket, m)
+
+/* "type" first, "path" second (the only spool key); every other key is
+ * s3's (bucket_keys_fit_type relies on this order). */
+static const struct cp_field bucket_fields[] = {
+	{ "type", cp_enumv, BUCKET(type), .arg = &enum_bucket_type, .required = true },
+	{ "path", cp_str, BUCKET(path), .arg = &chk_path },
+	{ "bucket", cp_str, BUCKET(bucket), .arg = &chk_bucket },
+	{ "endpoint", cp_str, BUCKET(endpoint), .arg = &chk_endpoint },
+	{ "region", cp_str, BUCKET(region), .arg = &chk_region },
+	{ "path_style", cp_bool, BUCKET(path_style) },
+	{ "ca_file", cp_str, BUCKET(ca_file), .arg = &chk_file },
+	{ "server_side_encryption", cp_enumv, BUCKET(server_side_encryption), .arg = &enum_sse },
+	{ "storage_class", cp_str, BUCKET(storage_class), .arg = &chk_storage_class },
+	{ "resolve_to", cp_str, BUCKET(resolve_to), .arg = &chk_ip },
+	{ "timeout", cp_duration, BUCKET(timeout_ms), .min = 1000, .max = 3600 * 1000 },
+	{ "concurrency", cp_uint, BUCKET(concurrency), .min = 1, .max = 64 },
+	{ "credentials", cp_s3_credentials, BUCKET(credentials) },
+	{ .key = NULL },
+};
+
+/* A key of the other type is refused by name before any value is parsed:
+ * "endpoint is only for type: s3" says more than a range error in it.  An
+ * unknown or missing type is left for cp_map to report. */
+static int
+bucket_keys_fit_type(struct cp *cp, yaml_node_t *node)
+{
+	yaml_node_t *type = cp_find(cp, node, "type"), *k;
+	const char *key;
+	yaml_node_pair_t *p;
+	bool s3;
+	size_t old;
+	int r;
+
+	if (type == NULL || type->type != YAML_SCALAR_NODE)
+		return 0;
+	if (strcmp((const char *)type->data.scalar.value, "s3") == 0)
+		s3 = true;
+	else if (strcmp((const char *)type->data.scalar.value, "spool") == 0)
+		s3 = false;
+	else
+		return 0;
+	for (p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(cp->doc, p->key);
+		if (k == NULL || k->type != YAML_SCALAR_NODE)
+			continue;
+		key = (const char *)k->data.scalar.value;
+		for (size_t i = 1; bucket_fields[i].key != NULL; i++) {
+			if (strcmp(bucket_fields[i].key, key) != 0 || s3 != (i == 1))
+				continue;
+			old = path_key(cp, key);
+			r = cp_err(cp, k, "%s is only for type: %s", key, s3 ? "spool" : "s3");
+			path_pop(cp, old);
+			return r;
+		}
+	}
+	return 0;
+}
 
 static int
 bucket_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 {
 	struct ht_conf_bucket *b = (struct ht_conf_bucket *)items + idx;
-	yaml_node_t *type = cp_find(cp, node, "type");
 	int r;
 
-	/* Checked before the other keys: an s3 bucket's own keys (endpoint,
-	 * credentials) would otherwise be reported as unknown first. */
-	if (type != NULL && type->type == YAML_SCALAR_NODE &&
-	    strcmp((const char *)type->data.scalar.value, "s3") == 0)
-		return cp_err_key(cp, node, "type",
-		    "\"s3\" is not supported yet by this build; use type: spool");
-	r = cp_map(cp, node, bucket_fields, b);
-	if (r == 0 && b->type == HT_BUCKET_SPOOL && b->path == NULL)
-		r = cp_err_key(cp, node, "path", "required key is missing for type: spool");
-	return r;
+	b->timeout_ms = 5 * 60 * 1000;
+	b->concurrency = 4;
+	b->server_side_encryption = HT_SSE_NONE;
+	b->path_style = false;
+	r = bucket_keys_fit_type(cp, node);
+	if (r == 0)
+		r = cp_map(cp, node, bucket_fields, b);
+	if (r < 0)
+		return r;
+	if (b->type == HT_BUCKET_SPOOL && b->path == NULL)
+		return cp_err_key(cp, node, "path", "required key is missing for type: spool");
+	/* The map key is already a valid bucket name (cp_named checked it). */
+	if (b->type == HT_BUCKET_S3 && b->bucket == NULL && (b->bucket = strdup(b->name)) == NULL)
+		return -ENOMEM;
+	return 0;
 }
+
+/* ---- sources ---- */
 
 static int
 channel_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
@@ -1052,8 +1438,42 @@ static const struct cp_field delivery_fields[] = {
 	    .max = 1000000 },
 	{ "max_bytes", cp_size, MEMBER(struct ht_conf_delivery, max_bytes), .min = KIB,
 	    .max = 100 * MIB },
+	{ "retry_min", cp_duration, MEMBER(struct ht_conf_delivery, retry_min_ms), .min = 100,
+	    .max = 3600 * 1000 },
+	{ "retry_max", cp_duration, MEMBER(struct ht_conf_delivery, retry_max_ms), .min = 1000,
+	    .max = 24 * 3600 * 1000 },
 	{ .key = NULL },
 };
+
+/* The backoff grows from retry_min up to retry_max, so they must be in order. */
+static int
+cp_delivery(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	const struct ht_conf_delivery *d = (void *)((char *)base + f->off);
+	int r;
+
+	r = cp_map(cp, n, delivery_fields, (char *)base + f->off);
+	if (r == 0)
+		r = check_order(cp, n, "retry_min", d->retry_min_ms, "retry_max", d->retry_max_ms);
+	return r;
+}
+
+#define OUTBOX_MAX_DEFAULT 10000
+#define OUTBOX_MAX_FIELD(type) { "outbox_max", cp_uint, MEMBER(type, outbox_max), .min = 1, \
+	.max = 10000000 }
+
+/* The defaults of a trail's delivery settings, for trails in the file and
+ * for trail_defaults alike. */
+static void
+delivery_defaults(struct ht_conf_delivery *d, uint64_t *outbox_max)
+{
+	d->interval_ms = 5 * 60 * 1000;
+	d->max_events = 10000;
+	d->max_bytes = 50 * MIB;
+	d->retry_min_ms = 1000;
+	d->retry_max_ms = 5 * 60 * 1000;
+	*outbox_max = OUTBOX_MAX_DEFAULT;
+}
 
 #define TRAIL_BOOL(k) { #k, cp_bool, MEMBER(struct ht_conf_trail, k) }
 
@@ -1071,7 +1491,9 @@ static const struct cp_field trail_fields[] = {
 	TRAIL_BOOL(enable_log_file_validation),
 	TRAIL_BOOL(is_organization_trail),
 	TRAIL_BOOL(start_logging),
-	{ "delivery", cp_sub, MEMBER(struct ht_conf_trail, delivery), .arg = delivery_fields },
+	{ "kms_key_id", cp_str, MEMBER(struct ht_conf_trail, kms_key_id), .arg = &chk_kms_key },
+	OUTBOX_MAX_FIELD(struct ht_conf_trail),
+	{ "delivery", cp_delivery, MEMBER(struct ht_conf_trail, delivery) },
 	{ .key = NULL },
 };
 
@@ -1080,9 +1502,7 @@ trail_defaults(struct ht_conf_trail *t)
 {
 	t->include_global_service_events = true;
 	t->start_logging = true;
-	t->delivery.interval_ms = 5 * 60 * 1000;
-	t->delivery.max_events = 10000;
-	t->delivery.max_bytes = 50 * MIB;
+	delivery_defaults(&t->delivery, &t->outbox_max);
 }
 
 static int
@@ -1144,8 +1564,8 @@ static const struct cp_items trail_items = { sizeof(struct ht_conf_trail), trail
 /* trail_defaults: what trails created through the API get (the API has no
  * member for these). */
 static const struct cp_field trail_defaults_fields[] = {
-	{ "delivery", cp_sub, MEMBER(struct ht_conf_trail_defaults, delivery),
-	    .arg = delivery_fields },
+	{ "delivery", cp_delivery, MEMBER(struct ht_conf_trail_defaults, delivery) },
+	OUTBOX_MAX_FIELD(struct ht_conf_trail_defaults),
 	{ .key = NULL },
 };
 
@@ -1177,9 +1597,7 @@ conf_defaults(struct ht_conf *c)
 	c->history.max_disk = 0;
 	c->history.fsync = HT_FSYNC_INTERVAL;
 	c->history.fsync_interval_ms = 1000;
-	c->trail_defaults.delivery.interval_ms = 5 * 60 * 1000;
-	c->trail_defaults.delivery.max_events = 10000;
-	c->trail_defaults.delivery.max_bytes = 50 * MIB;
+	delivery_defaults(&c->trail_defaults.delivery, &c->trail_defaults.outbox_max);
 	c->state_dir = strdup("/var/lib/hosttrail");
 	c->api.socket = strdup("api.sock");
 	c->api.rate_limits.lookup_events = 2;
@@ -1197,6 +1615,7 @@ validate_trail(struct cp *cp, yaml_node_t *node, size_t i)
 {
 	const struct ht_conf *c = cp->conf;
 	const struct ht_conf_trail *t = &c->trails[i];
+	const struct ht_conf_bucket *b;
 
 	/* CloudTrail's own wording, so scripts that know it recognise it. */
 	if (i >= HT_MAX_TRAILS_PER_REGION)
@@ -1206,9 +1625,16 @@ validate_trail(struct cp *cp, yaml_node_t *node, size_t i)
 		if (strcmp(c->trails[j].name, t->name) == 0)
 			return cp_err_key(cp, node, "name", "duplicate trail name %s (also "
 			    "trails[%zu].name)", cp_q(cp, t->name), j);
-	if (ht_conf_bucket(c, t->s3_bucket_name) == NULL)
+	if ((b = ht_conf_bucket(c, t->s3_bucket_name)) == NULL)
 		return cp_err_key(cp, node, "s3_bucket_name",
 		    "bucket %s is not defined in buckets:", cp_q(cp, t->s3_bucket_name));
+	/* Only an aws:kms bucket uses the key; anywhere else it would be
+	 * silently ignored. */
+	if (t->kms_key_id != NULL && (b->type != HT_BUCKET_S3 ||
+	    b->server_side_encryption != HT_SSE_KMS))
+		return cp_err_key(cp, node, "kms_key_id", "bucket %s does not use "
+		    "server_side_encryption: aws:kms, so it would not use the key",
+		    cp_q(cp, t->s3_bucket_name));
 	if (t->sns_topic_name != NULL && ht_conf_topic(c, t->sns_topic_name) == NULL)
 		return cp_err_key(cp, node, "sns_topic_name", "topic %s is not defined in topics:",
 		    cp_q(cp, t->sns_topic_name));
@@ -1236,26 +1662,51 @@ cp_validate(struct cp *cp, yaml_node_t *root)
 	return r;
 }
 
-/* secret_file is relative to the config file (conf.h), so a config and its
- * secrets can move together; resolve it while the file's location is known. */
+/* Make *p absolute against the config file's directory (NULL, absolute:
+ * left alone). */
 static int
-resolve_secrets(struct cp *cp)
+resolve_file(const struct cp *cp, char **p)
 {
-	struct ht_conf_api *api = &cp->conf->api;
 	char *s;
+
+	if (*p == NULL || (*p)[0] == '/')
+		return 0;
+	if (asprintf(&s, "%s%s%s", cp->basedir, strcmp(cp->basedir, "/") == 0 ? "" : "/",
+	    *p) < 0)
+		return -ENOMEM;
+	free(*p);
+	*p = s;
+	return 0;
+}
+
+/* Files named in the config are relative to the config file (conf.h), so a
+ * config and its keys can move together; resolve them while the file's
+ * location is known.  From a string (no file) they are kept as written. */
+static int
+resolve_files(struct cp *cp)
+{
+	struct ht_conf *c = cp->conf;
+	int r = 0;
 
 	if (cp->basedir == NULL)
 		return 0;
-	for (size_t i = 0; i < api->n_credentials; i++) {
-		if (api->credentials[i].secret_file[0] == '/')
-			continue;
-		if (asprintf(&s, "%s%s%s", cp->basedir, strcmp(cp->basedir, "/") == 0 ? "" : "/",
-		    api->credentials[i].secret_file) < 0)
-			return -ENOMEM;
-		free(api->credentials[i].secret_file);
-		api->credentials[i].secret_file = s;
+	for (size_t i = 0; r == 0 && i < c->api.n_credentials; i++)
+		r = resolve_file(cp, &c->api.credentials[i].secret_file);
+	for (size_t i = 0; r == 0 && i < c->n_buckets; i++) {
+		struct ht_conf_bucket *b = &c->buckets[i];
+		char **files[] = { &b->ca_file, &b->credentials.secret_file,
+			&b->credentials.session_token_file,
+			&b->credentials.shared_credentials_file };
+
+		for (size_t j = 0; r == 0 && j < sizeof(files) / sizeof(files[0]); j++)
+			r = resolve_file(cp, files[j]);
 	}
-	return 0;
+	for (size_t i = 0; r == 0 && i < c->n_topics; i++) {
+		r = resolve_file(cp, &c->topics[i].signing_key_file);
+		if (r == 0)
+			r = resolve_file(cp, &c->topics[i].ca_file);
+	}
+	return r;
 }
 
 static int
@@ -1281,7 +1732,7 @@ conf_build(struct cp *cp, struct ht_conf **ret)
 	if (r == 0)
 		r = cp_validate(cp, root);
 	if (r == 0)
-		r = resolve_secrets(cp);
+		r = resolve_files(cp);
 out:
 	free(cp->seen);
 	cp->seen = NULL;
@@ -1540,8 +1991,34 @@ free_topics(struct ht_conf *conf)
 			free(t->subscriptions[j].url);
 		free(t->subscriptions);
 		free(t->name);
+		free(t->signing_key_file);
+		free(t->signing_cert_url);
+		free(t->ca_file);
 	}
 	free(conf->topics);
+}
+
+static void
+free_buckets(struct ht_conf *conf)
+{
+	for (size_t i = 0; i < conf->n_buckets; i++) {
+		struct ht_conf_bucket *b = &conf->buckets[i];
+
+		free(b->name);
+		free(b->path);
+		free(b->bucket);
+		free(b->endpoint);
+		free(b->region);
+		free(b->ca_file);
+		free(b->storage_class);
+		free(b->resolve_to);
+		free(b->credentials.access_key_id);
+		free(b->credentials.secret_file);
+		free(b->credentials.session_token_file);
+		free(b->credentials.profile);
+		free(b->credentials.shared_credentials_file);
+	}
+	free(conf->buckets);
 }
 
 static void
@@ -1552,11 +2029,7 @@ free_lists(struct ht_conf *conf)
 		free(conf->api.credentials[i].secret_file);
 	}
 	free(conf->api.credentials);
-	for (size_t i = 0; i < conf->n_buckets; i++) {
-		free(conf->buckets[i].name);
-		free(conf->buckets[i].path);
-	}
-	free(conf->buckets);
+	free_buckets(conf);
 	for (size_t i = 0; i < conf->n_sources; i++) {
 		for (size_t j = 0; j < conf->sources[i].n_channels; j++)
 			free(conf->sources[i].channels[j]);
@@ -1568,6 +2041,7 @@ free_lists(struct ht_conf *conf)
 		free(conf->trails[i].s3_bucket_name);
 		free(conf->trails[i].s3_key_prefix);
 		free(conf->trails[i].sns_topic_name);
+		free(conf->trails[i].kms_key_id);
 	}
 	free(conf->trails);
 }

@@ -52,20 +52,72 @@ struct ht_conf_api {
 	struct ht_conf_rates rate_limits;	/* TCP listener, per access key */
 };
 
+enum ht_sse { HT_SSE_NONE, HT_SSE_AES256, HT_SSE_KMS };
+
+/* Where an s3 bucket's keys come from.  Empty (all NULL): the standard AWS
+ * environment variables, then [default] in the shared credentials file. */
+struct ht_conf_s3_credentials {
+	char *access_key_id;		/* with secret_file */
+	char *secret_file;		/* the secret access key, alone in a file; absolute,
+					 * or relative to the config file */
+	char *session_token_file;	/* optional, with access_key_id */
+	char *profile;			/* or: this [profile] of the shared credentials file */
+	char *shared_credentials_file;	/* default $AWS_SHARED_CREDENTIALS_FILE, else
+					 * ~/.aws/credentials */
+};
+
 struct ht_conf_bucket {
 	char *name;			/* the map key */
 	enum ht_bucket_type type;
 	char *path;			/* spool: directory; relative = under state_dir */
+	/* s3 only */
+	char *bucket;			/* the bucket's real name; default name */
+	char *endpoint;			/* "https://host[:port]"; default the AWS
+					 * endpoint of region, https://s3.REGION.amazonaws.com */
+	char *region;			/* signing region; default the top-level region */
+	bool path_style;		/* endpoint/bucket/key rather than bucket.endpoint/key;
+					 * default false */
+	char *ca_file;			/* PEM CA bundle; NULL = the system's */
+	enum ht_sse server_side_encryption;	/* default none; kms uses the trail's
+						 * kms_key_id */
+	char *storage_class;		/* NULL = the bucket's default */
+	char *resolve_to;		/* connect to this IP whatever DNS says for the
+					 * endpoint's host (curl's --resolve); NULL = DNS */
+	uint64_t timeout_ms;		/* one upload, default 5m */
+	unsigned concurrency;		/* uploads in flight per trail, default 4 */
+	struct ht_conf_s3_credentials credentials;
+};
+
+enum ht_conf_backoff { HT_CONF_BACKOFF_LINEAR, HT_CONF_BACKOFF_ARITHMETIC,
+	HT_CONF_BACKOFF_GEOMETRIC, HT_CONF_BACKOFF_EXPONENTIAL };
+
+/* SNS's HTTP/S healthyRetryPolicy; same names, same limits.  Default:
+ * SNS's own, 3 retries 20 s apart. */
+struct ht_conf_delivery_policy {
+	unsigned num_retries;		/* 0..100, default 3 */
+	unsigned num_no_delay_retries;	/* default 0 */
+	unsigned num_min_delay_retries;	/* default 0 */
+	unsigned num_max_delay_retries;	/* default 0 */
+	uint64_t min_delay_ms;		/* default 20s */
+	uint64_t max_delay_ms;		/* default 20s */
+	enum ht_conf_backoff backoff;	/* default linear */
 };
 
 struct ht_conf_subscription {
-	char *url;
+	char *url;			/* http:// or https:// */
+	struct ht_conf_delivery_policy delivery_policy;
 };
 
 struct ht_conf_topic {
 	char *name;			/* the map key */
 	struct ht_conf_subscription *subscriptions;
 	size_t n_subscriptions;
+	char *signing_key_file;		/* PEM RSA key (>= 2048 bits); required when there
+					 * are subscriptions; relative = to the config file */
+	char *signing_cert_url;		/* an https URL of the PEM certificate; required with the key */
+	unsigned signature_version;	/* 1 or 2, default 2 */
+	char *ca_file;			/* CA bundle for https subscriptions; NULL = system */
+	uint64_t timeout_ms;		/* one POST, default 15s (SNS's) */
 };
 
 struct ht_conf_source {
@@ -78,6 +130,9 @@ struct ht_conf_delivery {
 	uint64_t interval_ms;		/* default 5m, minimum 1s */
 	uint64_t max_events;		/* default 10000 */
 	uint64_t max_bytes;		/* uncompressed JSON bytes, default 50MiB */
+	uint64_t retry_min_ms;		/* first retry of a failed upload, default 1s */
+	uint64_t retry_max_ms;		/* cap of the backoff, and the pace of retries
+					 * refused for credentials/permissions; default 5m */
 };
 
 struct ht_conf_trail {
@@ -90,11 +145,15 @@ struct ht_conf_trail {
 	bool enable_log_file_validation; /* default false */
 	bool is_organization_trail;	/* default false; needs organization_id */
 	bool start_logging;		/* default true */
+	char *kms_key_id;		/* NULL = none; used with server_side_encryption: aws:kms */
+	uint64_t outbox_max;		/* most files waiting for delivery before ingest is
+					 * back-pressured; default 10000 */
 	struct ht_conf_delivery delivery;
 };
 
 struct ht_conf_trail_defaults {
 	struct ht_conf_delivery delivery;	/* for trails created with CreateTrail */
+	uint64_t outbox_max;
 };
 
 struct ht_conf {

@@ -83,6 +83,14 @@ daemon_history_grew(size_t n, uint64_t bytes, void *arg)
 		ht_registry_history_grew(d->trails, n, bytes);
 }
 
+static bool
+daemon_intake_gate(char *why, size_t len, void *arg)
+{
+	struct ht_daemon *d = arg;
+
+	return d->trails != NULL && ht_registry_backpressured(d->trails, why, len);
+}
+
 /* ---- sources ---- */
 
 static int
@@ -238,6 +246,8 @@ ht_daemon_new(struct event_base *base, struct ht_conf *conf, struct ht_daemon **
 	d->trail_env = (struct ht_trail_env){ .base = base, .history = d->history,
 		.builders = d->builders, .state_dir = conf->state_dir };
 	v = ht_registry_new(&d->trail_env, conf, &d->trails);
+	if (v == 0)
+		ht_pipeline_set_gate(d->pipeline, daemon_intake_gate, d);
 	if (v == 0)
 		v = ht_api_trails_new(d->api, d->trails, conf, &d->api_trails);
 	if (v == 0)

@@ -23,6 +23,8 @@ struct ht_pipeline {
 	struct ht_history *history;
 	const struct ht_conf *conf;
 	struct ht_pipeline_stats stats;
+	ht_pipeline_gate_fn gate;
+	void *gate_arg;
 };
 
 struct submission {
@@ -161,6 +163,19 @@ out:
 	if (pb)
 		printbuf_free(pb);
 	return v;
+}
+
+void
+ht_pipeline_set_gate(struct ht_pipeline *p, ht_pipeline_gate_fn gate, void *arg)
+{
+	p->gate = gate;
+	p->gate_arg = arg;
+}
+
+bool
+ht_pipeline_blocked(const struct ht_pipeline *p, char *why, size_t len)
+{
+	return p->gate != NULL && p->gate(why, len, p->gate_arg);
 }
 
 void

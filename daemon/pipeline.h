@@ -8,6 +8,7 @@
 #ifndef HT_PIPELINE_H
 #define HT_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,13 @@ void ht_pipeline_set_conf(struct ht_pipeline *p, const struct ht_conf *conf);
  * or -errno if nothing was appended (done() is not called). */
 int ht_pipeline_submit(struct ht_pipeline *p, struct ht_record *const *recs, size_t n,
     ht_pipeline_done_fn done, void *arg);
+/* Back-pressure: gate(why, len, arg) returns true (with a reason) while
+ * intake should be held back (a trail's outbox is full).  NULL: never. */
+typedef bool (*ht_pipeline_gate_fn)(char *why, size_t len, void *arg);
+void ht_pipeline_set_gate(struct ht_pipeline *p, ht_pipeline_gate_fn gate, void *arg);
+/* Should sources hold back now?  The reason goes to why (len bytes).
+ * Sources ask before accepting input; nothing already accepted is refused. */
+bool ht_pipeline_blocked(const struct ht_pipeline *p, char *why, size_t len);
 void ht_pipeline_stats(const struct ht_pipeline *p, struct ht_pipeline_stats *ret);
 /* NULL is a no-op. */
 void ht_pipeline_free(struct ht_pipeline *p);

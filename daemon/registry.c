@@ -97,6 +97,8 @@ ht_trail_spec_dup(const struct ht_trail_spec *s)
 	d->cw_log_group_arn = xdup(s->cw_log_group_arn, &oom);
 	d->cw_role_arn = xdup(s->cw_role_arn, &oom);
 	d->kms_key_id = xdup(s->kms_key_id, &oom);
+	/* The trail reads the key from tc; it is the spec's own string. */
+	d->tc.kms_key_id = d->kms_key_id;
 	d->selectors = s->selectors ? json_object_get(s->selectors) : NULL;
 	d->tags = s->n_tags ? calloc(s->n_tags, sizeof(*d->tags)) : NULL;
 	if (s->n_tags && d->tags == NULL)
@@ -113,10 +115,19 @@ ht_trail_spec_dup(const struct ht_trail_spec *s)
 	return d;
 }
 
+/* The trail definition handed to the trail: the API's KmsKeyId lives in the
+ * spec (it may be replaced by UpdateTrail), so point tc at it each time. */
+static const struct ht_conf_trail *
+spec_tc(struct ht_trail_spec *s)
+{
+	s->tc.kms_key_id = s->kms_key_id;
+	return &s->tc;
+}
+
 static struct ht_trail_spec *
 spec_from_conf(const struct ht_conf_trail *tc)
 {
-	struct ht_trail_spec s = { .tc = *tc, .from_config = true };
+	struct ht_trail_spec s = { .tc = *tc, .from_config = true, .kms_key_id = tc->kms_key_id };
 
 	return ht_trail_spec_dup(&s);
 }
@@ -203,6 +214,7 @@ spec_from_json(struct json_object *o, const struct ht_conf *conf)
 	s.tc.is_organization_trail = get_bool(o, "IsOrganizationTrail", false);
 	s.tc.start_logging = get_bool(o, "IsLogging", false);
 	s.tc.delivery = conf->trail_defaults.delivery;
+	s.tc.outbox_max = conf->trail_defaults.outbox_max;
 	s.cw_log_group_arn = (char *)get_str(o, "CloudWatchLogsLogGroupArn");
 	s.cw_role_arn = (char *)get_str(o, "CloudWatchLogsRoleArn");
 	s.kms_key_id = (char *)get_str(o, "KmsKeyId");
@@ -271,7 +283,7 @@ slot_apply_selectors(struct slot *sl)
 static void
 slot_start(struct ht_registry *r, struct slot *sl)
 {
-	int v = ht_trail_new(&r->env, r->conf, &sl->spec->tc, &sl->trail);
+	int v = ht_trail_new(&r->env, r->conf, spec_tc(sl->spec), &sl->trail);
 
 	if (v < 0) {
 		sl->trail = NULL;
@@ -427,7 +439,7 @@ ht_registry_reload(struct ht_registry *r, const struct ht_conf *conf)
 			ht_trail_spec_free(r->slots[at].spec);
 			r->slots[at].spec = s;
 			if (r->slots[at].trail)
-				(void)ht_trail_update(r->slots[at].trail, conf, &s->tc);
+				(void)ht_trail_update(r->slots[at].trail, conf, spec_tc(s));
 			else
 				slot_start(r, &r->slots[at]);
 		} else if (r->n < HT_MAX_TRAILS_PER_REGION) {
@@ -448,8 +460,9 @@ ht_registry_reload(struct ht_registry *r, const struct ht_conf *conf)
 		if (sl->spec->from_config)
 			continue;
 		sl->spec->tc.delivery = conf->trail_defaults.delivery;
+		sl->spec->tc.outbox_max = conf->trail_defaults.outbox_max;
 		if (sl->trail)
-			(void)ht_trail_update(sl->trail, conf, &sl->spec->tc);
+			(void)ht_trail_update(sl->trail, conf, spec_tc(sl->spec));
 		else
 			slot_start(r, sl);
 	}
@@ -509,12 +522,29 @@ ht_registry_status(const struct ht_registry *r, char *buf, size_t len)
 			continue;
 		}
 		ht_trail_stats(r->slots[i].trail, &ts);
-		n += (size_t)snprintf(buf + n, len - n, "; trail %s: %s, %llu files, %llu records%s%s",
+		n += (size_t)snprintf(buf + n, len - n, "; trail %s: %s, %llu files, %llu records, "
+		    "%llu delivered, %llu in outbox%s%s%s",
 		    r->slots[i].spec->tc.name, ts.logging ? "logging" : "stopped",
 		    (unsigned long long)ts.files, (unsigned long long)ts.events,
+		    (unsigned long long)ts.delivered, (unsigned long long)ts.outbox_files,
+		    ts.outbox_full ? " (FULL: intake held back)" : "",
 		    ts.latest_error[0] ? ", last error: " : "", ts.latest_error);
 	}
 	return n < len ? n : len;
+}
+
+bool
+ht_registry_backpressured(const struct ht_registry *r, char *why, size_t len)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->slots[i].trail != NULL && ht_trail_backpressured(r->slots[i].trail)) {
+			snprintf(why, len, "the outbox of trail %s is full (outbox_max); delivery to "
+			    "bucket %s is failing or too slow", r->slots[i].spec->tc.name,
+			    r->slots[i].spec->tc.s3_bucket_name);
+			return true;
+		}
+	}
+	return false;
 }
 
 void
@@ -523,9 +553,14 @@ ht_registry_log_summary(const struct ht_registry *r)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct ht_conf_trail *tc = &r->slots[i].spec->tc;
 		const struct ht_conf_bucket *b = ht_conf_bucket(r->conf, tc->s3_bucket_name);
-		char *path = b ? ht_conf_path(r->conf, b->path) : NULL;
+		char *path = NULL;
 
-		log_info("trail %s (%s): bucket %s, spool %s, %s", tc->name,
+		if (b != NULL && b->type == HT_BUCKET_SPOOL)
+			path = ht_conf_path(r->conf, b->path);
+		else if (b != NULL && asprintf(&path, "s3://%s at %s", b->bucket ? b->bucket : b->name,
+		    b->endpoint ? b->endpoint : "AWS") < 0)
+			path = NULL;
+		log_info("trail %s (%s): bucket %s, %s, %s", tc->name,
 		    r->slots[i].spec->from_config ? "config" : "API", tc->s3_bucket_name,
 		    path ? path : "?", r->slots[i].trail == NULL ? "NOT RUNNING" :
 		    tc->start_logging ? "logging" : "not logging");
@@ -597,6 +632,7 @@ ht_registry_create(struct ht_registry *r, struct ht_trail_spec *spec)
 		return -E2BIG;
 	spec->from_config = false;
 	spec->tc.delivery = r->conf->trail_defaults.delivery;
+	spec->tc.outbox_max = r->conf->trail_defaults.outbox_max;
 	sl = &r->slots[r->n++];
 	sl->spec = spec;
 	if (registry_store(r) < 0) {
@@ -618,6 +654,7 @@ ht_registry_update(struct ht_registry *r, size_t i, struct ht_trail_spec *spec)
 		return -EPERM;
 	spec->from_config = false;
 	spec->tc.delivery = r->conf->trail_defaults.delivery;
+	spec->tc.outbox_max = r->conf->trail_defaults.outbox_max;
 	sl->spec = spec;
 	if (registry_store(r) < 0) {
 		sl->spec = old;
@@ -625,7 +662,7 @@ ht_registry_update(struct ht_registry *r, size_t i, struct ht_trail_spec *spec)
 	}
 	ht_trail_spec_free(old);
 	if (sl->trail) {
-		(void)ht_trail_update(sl->trail, r->conf, &spec->tc);
+		(void)ht_trail_update(sl->trail, r->conf, spec_tc(spec));
 		slot_apply_selectors(sl);
 	} else {
 		slot_start(r, sl);

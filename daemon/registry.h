@@ -55,6 +55,9 @@ void ht_registry_history_grew(struct ht_registry *r, size_t n, uint64_t bytes);
 void ht_registry_flush(struct ht_registry *r, ht_registry_done_fn fn, void *arg);
 /* Counters of every trail, appended to buf. */
 size_t ht_registry_status(const struct ht_registry *r, char *buf, size_t len);
+/* Is some trail's outbox full?  Then sources should hold back (the reason,
+ * naming the trail, goes to why). */
+bool ht_registry_backpressured(const struct ht_registry *r, char *why, size_t len);
 void ht_registry_log_summary(const struct ht_registry *r);
 void ht_registry_free(struct ht_registry *r);
 

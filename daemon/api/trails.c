@@ -657,6 +657,15 @@ op_get_trail_status(struct evhttp_request *req, struct json_object *body, void *
 		put_iso(o, "LatestDeliveryAttemptSucceeded", ts.latest_attempt_time);
 	else if (ts.latest_attempt_time)
 		put_str(o, "LatestDeliveryAttemptSucceeded", "");
+	if (ts.latest_notification_error[0])
+		put_str(o, "LatestNotificationError", ts.latest_notification_error);
+	put_time(o, "LatestNotificationTime", ts.latest_notification_time);
+	put_iso(o, "LatestNotificationAttemptTime", ts.latest_notification_attempt_time);
+	if (ts.latest_notification_attempt_time && ts.latest_notification_attempt_succeeded)
+		put_iso(o, "LatestNotificationAttemptSucceeded",
+		    ts.latest_notification_attempt_time);
+	else if (ts.latest_notification_attempt_time)
+		put_str(o, "LatestNotificationAttemptSucceeded", "");
 	put_iso(o, "TimeLoggingStarted", ts.start_logging_time);
 	put_iso(o, "TimeLoggingStopped", ts.stop_logging_time);
 	ht_reply_json(req, 200, o);

@@ -1,91 +1,64 @@
 /*
- * s3.c - asynchronous S3 PutObject over libcurl's multi socket interface.
+ * s3.c - S3 PutObject on top of deliver/fetch.c: what is S3's own.
  *
- * Data structures: a client holds the curl multi handle, one timer event
- * (curl's single timeout, CURLMOPT_TIMERFUNCTION) and a list of socket
- * records (one struct event per socket curl asks us to watch,
- * CURLMOPT_SOCKETFUNCTION; the record is attached to the socket with
- * curl_multi_assign() so curl hands it back).  Each PUT is a transfer
- * record on the client's list, reachable from its easy handle through
- * CURLOPT_PRIVATE.
+ * A PUT becomes one signed fetch request: the endpoint is parsed into the
+ * URL and Host header, the body's SHA-256 and Content-MD5 are taken from the
+ * caller or computed here, the S3 headers (content type and encoding, SSE,
+ * storage class, x-amz-meta-*) are built and signed with ht_sigv4_sign() in
+ * S3 mode.  The answer is classified (ht_s3_classify()) after reading S3's
+ * <Code> and <Message> from an error body; ETag and the request ID come from
+ * the response headers.  Transport, timeouts, TLS, proxies and the loop
+ * plumbing are fetch's.
  *
  * Invariants:
- *  - a transfer is on the list exactly while its easy handle is in the
- *    multi handle; its done callback runs once, after both are undone;
- *  - user callbacks run only from s3_check_info() (never from inside a
- *    curl callback, where re-entering curl is not allowed) or from
- *    ht_s3_client_free();
- *  - a client freed from inside a callback is only marked (dying): its
- *    transfers are cancelled at once and the memory goes when the outermost
- *    dispatch returns, so no frame above touches freed memory.
+ *  - the client owns one fetch client; every accepted PUT is one fetch
+ *    request whose s3_call record (the caller's callback) is freed right
+ *    after that callback runs;
+ *  - busy counts the frames inside this module that still use the client
+ *    (a user callback running, ht_s3_client_free() cancelling): a client
+ *    freed meanwhile is only marked dying and goes when busy drops to 0, so
+ *    no frame above touches freed memory.
  *
  * The Host header is set explicitly to the string that was signed, so what
  * curl sends cannot differ from it (default ports, proxies, resolve
- * overrides).  "Expect:" is cleared: CloudTrail files are small and a
- * server that never answers 100 would cost a second per request.
+ * overrides).
  */
 #include "ht_build.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
-#include <sys/queue.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <event2/event.h>
 
 #include "api/sigv4.h"
 #include "crypto.h"
+#include "deliver/fetch.h"
 #include "deliver/s3.h"
 
+/* Host, the headers of s3_build_headers() and the signer's. */
 #define S3_HDR_MAX (8 + HT_S3_META_MAX)
+#define S3_FETCH_HDR_MAX (1 + S3_HDR_MAX + HT_SIGV4_SIGNED_HEADERS_MAX)
 #define S3_FIELD_MAX 256
-#define S3_DEFAULT_CONNECT_MS 10000L
-#define S3_DEFAULT_TIMEOUT_MS 300000L
-
-struct s3_sock {
-	TAILQ_ENTRY(s3_sock) entry;
-	struct event *ev;
-	curl_socket_t fd;
-};
-
-struct s3_xfer {
-	TAILQ_ENTRY(s3_xfer) entry;
-	struct ht_s3_client *client;
-	CURL *easy;
-	struct curl_slist *headers;
-	struct curl_slist *resolve;
-	char *url;
-	const uint8_t *body; /* borrowed; NULL when reading fd */
-	int fd;
-	uint64_t size;
-	uint64_t off;
-	char *resp; /* first HT_S3_ERROR_BODY_MAX bytes of the reply */
-	size_t resp_len;
-	char etag[S3_FIELD_MAX];
-	char request_id[S3_FIELD_MAX];
-	char errbuf[CURL_ERROR_SIZE];
-	ht_s3_done_fn cb;
-	void *arg;
-};
 
 struct ht_s3_client {
-	struct event_base *base;
-	CURLM *multi;
-	struct event *timer;
-	TAILQ_HEAD(, s3_xfer) xfers;
-	TAILQ_HEAD(, s3_sock) socks;
-	unsigned pending;
-	int dispatching;
+	struct ht_fetch_client *fetch; /* NULL once freeing started */
+	unsigned busy;
 	bool dying;
+};
+
+/* One accepted PUT: whom to tell. */
+struct s3_call {
+	struct ht_s3_client *client;
+	ht_s3_done_fn cb;
+	void *arg;
 };
 
 /* A parsed endpoint: scheme://host[:port][/]. */
@@ -96,7 +69,22 @@ struct s3_endpoint {
 	bool ipv6;
 };
 
-static void s3_client_destroy(struct ht_s3_client *c);
+/* A signed PUT, ready for ht_fetch_start(); s3_request_clear() frees it. */
+struct s3_request {
+	char *url;
+	char hosthdr[544];
+	struct ht_fetch_header headers[S3_FETCH_HDR_MAX];
+	size_t n_headers;
+	/* Header values that live as long as the headers do. */
+	char metanames[HT_S3_META_MAX][S3_FIELD_MAX];
+	char md5[HT_S3_CONTENT_MD5_LEN + 1];
+	struct ht_sigv4_signed sig;
+};
+
+/* The response headers kept, in this order. */
+enum { S3_KEEP_ETAG, S3_KEEP_AMZ_ID, S3_KEEP_OPENSTACK_ID, S3_N_KEEP };
+static const char *const s3_keep_headers[S3_N_KEEP] = { "ETag", "x-amz-request-id",
+	"x-openstack-request-id" };
 
 /* ---- classification and error bodies ---- */
 
@@ -211,255 +199,86 @@ ht_s3_xml_extract(const char *xml, size_t len, const char *tag, char *out, size_
 	return true;
 }
 
-/* ---- libevent <-> curl glue ---- */
+/* ---- digests ---- */
 
-static void s3_check_info(struct ht_s3_client *c);
-
-static void
-s3_event_cb(evutil_socket_t fd, short what, void *arg)
+/* Does req send the file at path rather than memory?  (body wins.) */
+static bool
+s3_body_is_file(const struct ht_s3_put *req)
 {
-	struct ht_s3_client *c = arg;
-	int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
-	    ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-	int running;
-
-	curl_multi_socket_action(c->multi, fd, action, &running);
-	s3_check_info(c);
+	return req->body == NULL && req->path != NULL;
 }
 
-static void
-s3_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct ht_s3_client *c = arg;
-	int running;
-
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	s3_check_info(c);
-}
-
-static void
-s3_sock_free(struct ht_s3_client *c, struct s3_sock *sk)
-{
-	TAILQ_REMOVE(&c->socks, sk, entry);
-	if (sk->ev != NULL)
-		event_free(sk->ev);
-	free(sk);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: (re)register the event watching s. */
 static int
-s3_multi_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+s3_digest_mem(const void *data, size_t len, char sha_hex[2 * HT_SHA256_LEN + 1],
+    char md5[HT_S3_CONTENT_MD5_LEN + 1])
 {
-	struct ht_s3_client *c = userp;
-	struct s3_sock *sk = socketp;
-	short kind;
+	uint8_t sha[HT_SHA256_LEN];
+	int r;
 
-	if (what == CURL_POLL_REMOVE) {
-		if (sk != NULL)
-			s3_sock_free(c, sk);
-		return 0;
-	}
-	kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
-	    ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-	if (sk == NULL) {
-		sk = calloc(1, sizeof(*sk));
-		if (sk == NULL)
-			return -1;
-		sk->fd = s;
-		TAILQ_INSERT_TAIL(&c->socks, sk, entry);
-		curl_multi_assign(c->multi, s, sk);
-	} else if (sk->ev != NULL) {
-		event_free(sk->ev);
-		sk->ev = NULL;
-	}
-	sk->ev = event_new(c->base, s, kind, s3_event_cb, c);
-	if (sk->ev == NULL || event_add(sk->ev, NULL) < 0)
-		return -1;
+	if ((r = ht_sha256(data, len, sha)) < 0 || (r = ht_s3_content_md5(data, len, md5)) < 0)
+		return r;
+	ht_hex(sha, sizeof(sha), sha_hex);
 	return 0;
 }
 
-/* CURLMOPT_TIMERFUNCTION: curl's one timeout; -1 removes it.  Never calls
- * back into curl from here (not allowed); a 0 timeout fires on the next
- * loop iteration. */
+/* Hash the file through a read-only mapping; it must be a regular file of
+ * exactly size bytes, as fetch will check again when it opens it. */
 static int
-s3_multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+s3_digest_file(const char *path, uint64_t size, char sha_hex[2 * HT_SHA256_LEN + 1],
+    char md5[HT_S3_CONTENT_MD5_LEN + 1])
 {
-	struct ht_s3_client *c = userp;
-	struct timeval tv;
+	void *map = NULL;
+	struct stat st;
+	int fd, r;
 
-	if (timeout_ms < 0)
-		return event_del(c->timer) < 0 ? -1 : 0;
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	return event_add(c->timer, &tv) < 0 ? -1 : 0;
-}
-
-/* ---- transfers ---- */
-
-static void
-s3_xfer_free(struct s3_xfer *x)
-{
-	if (x == NULL)
-		return;
-	if (x->easy != NULL)
-		curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->headers);
-	curl_slist_free_all(x->resolve);
-	if (x->fd >= 0)
-		close(x->fd);
-	free(x->url);
-	free(x->resp);
-	free(x);
-}
-
-/* Take x out of the client and curl, tell its owner, free it. */
-static void
-s3_xfer_finish(struct s3_xfer *x, CURLcode cc, bool cancelled)
-{
-	struct ht_s3_client *c = x->client;
-	struct ht_s3_result res = { 0 };
-	char code[128] = "", message[512] = "";
-	long status = 0;
-
-	TAILQ_REMOVE(&c->xfers, x, entry);
-	c->pending--;
-	curl_multi_remove_handle(c->multi, x->easy);
-	if (!cancelled)
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 300 && x->resp != NULL) {
-		ht_s3_xml_extract(x->resp, x->resp_len, "Code", code, sizeof(code));
-		ht_s3_xml_extract(x->resp, x->resp_len, "Message", message, sizeof(message));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
 	}
-	res.http_status = status;
-	res.code = code;
-	res.message = message;
-	res.etag = x->etag;
-	res.request_id = x->request_id;
-	res.curl_error = "";
-	if (cancelled) {
-		res.outcome = HT_S3_CANCELLED;
-		res.curl_error = "cancelled";
-	} else {
-		if (cc != CURLE_OK)
-			res.curl_error = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cc);
-		res.outcome = ht_s3_classify(cc, status, code);
+	r = !S_ISREG(st.st_mode) ? -EINVAL : (uint64_t)st.st_size != size ? -EFBIG : 0;
+	if (r == 0 && size > SIZE_MAX)
+		r = -EFBIG;
+	if (r < 0)
+		goto out;
+	if (size > 0) {
+		map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			map = NULL;
+			r = -errno;
+			goto out;
+		}
 	}
-	x->cb(&res, x->arg);
-	s3_xfer_free(x);
+	r = s3_digest_mem(map != NULL ? map : "", (size_t)size, sha_hex, md5);
+out:
+	if (map != NULL)
+		munmap(map, (size_t)size);
+	close(fd);
+	return r;
 }
 
-static void
-s3_check_info(struct ht_s3_client *c)
+/* The body's digests: from req, or computed here (blocking). */
+static int
+s3_digests(const struct ht_s3_put *req, char sha_hex[2 * HT_SHA256_LEN + 1],
+    char md5[HT_S3_CONTENT_MD5_LEN + 1])
 {
-	CURLMsg *msg;
-	int left;
-
-	c->dispatching++;
-	while (!c->dying && (msg = curl_multi_info_read(c->multi, &left)) != NULL) {
-		struct s3_xfer *x = NULL;
-		CURLcode cc;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		cc = msg->data.result;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-		if (x != NULL)
-			s3_xfer_finish(x, cc, false);
-	}
-	c->dispatching--;
-	if (c->dying && c->dispatching == 0)
-		s3_client_destroy(c);
-}
-
-static size_t
-s3_read_cb(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct s3_xfer *x = arg;
-	uint64_t left = x->size - x->off;
-	size_t want = size * nitems;
-	ssize_t n;
-
-	if (want > left)
-		want = (size_t)left;
-	if (want == 0)
+	if ((req->payload_sha256 == NULL) != (req->content_md5 == NULL))
+		return -EINVAL;
+	if (req->payload_sha256 != NULL) {
+		if (strlen(req->payload_sha256) != 2 * HT_SHA256_LEN ||
+		    strlen(req->content_md5) != HT_S3_CONTENT_MD5_LEN)
+			return -EINVAL;
+		memcpy(sha_hex, req->payload_sha256, 2 * HT_SHA256_LEN + 1);
+		memcpy(md5, req->content_md5, HT_S3_CONTENT_MD5_LEN + 1);
 		return 0;
-	if (x->body != NULL) {
-		memcpy(buf, x->body + x->off, want);
-		n = (ssize_t)want;
-	} else {
-		n = pread(x->fd, buf, want, (off_t)x->off);
-		/* A file that shrank would send a short body: abort instead. */
-		if (n <= 0)
-			return CURL_READFUNC_ABORT;
 	}
-	x->off += (uint64_t)n;
-	return (size_t)n;
-}
-
-/* Rewind for a resend (curl rewinds after some auth or connection reuse
- * failures). */
-static int
-s3_seek_cb(void *arg, curl_off_t offset, int origin)
-{
-	struct s3_xfer *x = arg;
-
-	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->size)
-		return CURL_SEEKFUNC_FAIL;
-	x->off = (uint64_t)offset;
-	return CURL_SEEKFUNC_OK;
-}
-
-static size_t
-s3_write_cb(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct s3_xfer *x = arg;
-	size_t n = size * nmemb, take;
-
-	if (x->resp == NULL) {
-		x->resp = malloc(HT_S3_ERROR_BODY_MAX + 1);
-		if (x->resp == NULL)
-			return n; /* the error text is a nicety: drop it */
-	}
-	take = HT_S3_ERROR_BODY_MAX - x->resp_len;
-	if (take > n)
-		take = n;
-	memcpy(x->resp + x->resp_len, data, take);
-	x->resp_len += take;
-	x->resp[x->resp_len] = '\0';
-	return n;
-}
-
-/* Copy header value into out if line is "name: value". */
-static void
-s3_header_take(const char *line, size_t len, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name), o = 0;
-
-	if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-		return;
-	line += nl + 1;
-	len -= nl + 1;
-	while (len > 0 && (*line == ' ' || *line == '\t'))
-		line++, len--;
-	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
-		len--;
-	for (; o < len && o + 1 < cap; o++)
-		out[o] = ((unsigned char)line[o] < 0x20) ? ' ' : line[o];
-	out[o] = '\0';
-}
-
-static size_t
-s3_header_cb(char *line, size_t size, size_t nitems, void *arg)
-{
-	struct s3_xfer *x = arg;
-	size_t n = size * nitems;
-
-	s3_header_take(line, n, "ETag", x->etag, sizeof(x->etag));
-	s3_header_take(line, n, "x-amz-request-id", x->request_id, sizeof(x->request_id));
-	if (x->request_id[0] == '\0')
-		s3_header_take(line, n, "x-openstack-request-id", x->request_id,
-		    sizeof(x->request_id));
-	return n;
+	if (s3_body_is_file(req))
+		return s3_digest_file(req->path, req->file_size, sha_hex, md5);
+	if (req->body == NULL && req->body_len > 0)
+		return -EINVAL;
+	return s3_digest_mem(req->body != NULL ? req->body : "", req->body_len, sha_hex, md5);
 }
 
 /* ---- building a request ---- */
@@ -513,70 +332,6 @@ s3_parse_endpoint(const char *url, struct s3_endpoint *ep)
 	return 0;
 }
 
-/* The body's digests: from req, or computed here (blocking). */
-static int
-s3_digests(const struct ht_s3_put *req, struct s3_xfer *x, char sha_hex[2 * HT_SHA256_LEN + 1],
-    char md5[HT_S3_CONTENT_MD5_LEN + 1])
-{
-	uint8_t sha[HT_SHA256_LEN];
-	const void *data = x->body != NULL ? (const void *)x->body : "";
-	void *map = NULL;
-	int r;
-
-	if ((req->payload_sha256 == NULL) != (req->content_md5 == NULL))
-		return -EINVAL;
-	if (req->payload_sha256 != NULL) {
-		if (strlen(req->payload_sha256) != 2 * HT_SHA256_LEN ||
-		    strlen(req->content_md5) != HT_S3_CONTENT_MD5_LEN)
-			return -EINVAL;
-		memcpy(sha_hex, req->payload_sha256, 2 * HT_SHA256_LEN + 1);
-		memcpy(md5, req->content_md5, HT_S3_CONTENT_MD5_LEN + 1);
-		return 0;
-	}
-	if (x->body == NULL && x->size > 0) {
-		if (x->size > SIZE_MAX)
-			return -EFBIG;
-		map = mmap(NULL, (size_t)x->size, PROT_READ, MAP_PRIVATE, x->fd, 0);
-		if (map == MAP_FAILED)
-			return -errno;
-		data = map;
-	}
-	r = ht_sha256(data, (size_t)x->size, sha);
-	if (r == 0)
-		r = ht_s3_content_md5(data, (size_t)x->size, md5);
-	if (map != NULL)
-		munmap(map, (size_t)x->size);
-	if (r < 0)
-		return r;
-	ht_hex(sha, sizeof(sha), sha_hex);
-	return 0;
-}
-
-static int
-s3_open_body(const struct ht_s3_put *req, struct s3_xfer *x)
-{
-	struct stat st;
-
-	if (req->body != NULL || req->path == NULL) {
-		if (req->body == NULL && req->body_len > 0)
-			return -EINVAL;
-		x->body = req->body;
-		x->size = req->body_len;
-		return 0;
-	}
-	x->fd = open(req->path, O_RDONLY | O_CLOEXEC);
-	if (x->fd < 0)
-		return -errno;
-	if (fstat(x->fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t)st.st_size != req->file_size)
-		return -EFBIG;
-	x->size = req->file_size;
-	return 0;
-}
-
 /* A metadata name S3 accepts: an HTTP token, kept to [A-Za-z0-9_-]. */
 static bool
 s3_meta_name_ok(const char *n)
@@ -626,36 +381,60 @@ s3_build_headers(const struct ht_s3_put *req, const char *md5, struct ht_sigv4_h
 	return 0;
 }
 
-/* Append "Name: value" to *list. */
-static int
-s3_slist_add(struct curl_slist **list, const char *name, const char *value)
+static void
+s3_request_clear(struct s3_request *sr)
 {
-	struct curl_slist *l;
-	char *line;
+	ht_sigv4_signed_clear(&sr->sig);
+	free(sr->url);
+	sr->url = NULL;
+}
 
-	if (asprintf(&line, "%s: %s", name, value) < 0)
-		return -ENOMEM;
-	l = curl_slist_append(*list, line);
-	free(line);
-	if (l == NULL)
-		return -ENOMEM;
-	*list = l;
+/* The Host header and the URL's authority: the bucket goes in front of the
+ * endpoint's host when virtual-hosted; the port is left out of Host when it
+ * is the scheme's default, as clients do and servers sign. */
+static int
+s3_host(const struct ht_s3_put *req, const struct s3_endpoint *ep, char *reqhost, size_t cap,
+    char *hosthdr, size_t hcap)
+{
+	bool vh = req->addressing == HT_S3_VIRTUAL_HOSTED;
+	bool defport = ep->port == (ep->https ? 443u : 80u);
+
+	if (snprintf(reqhost, cap, "%s%s%s", vh ? req->bucket : "", vh ? "." : "", ep->host) >=
+	    (int)cap)
+		return -EINVAL;
+	snprintf(hosthdr, hcap, defport ? "%s" : "%s:%u", reqhost, ep->port);
 	return 0;
 }
 
-/* Sign the request and fill x->url and x->headers (and x->resolve). */
+/* The signed request's URL and headers: Host, ours, the signer's. */
 static int
-s3_sign_request(const struct ht_s3_put *req, struct s3_xfer *x)
+s3_fill_request(const struct s3_endpoint *ep, const char *reqhost, const struct ht_sigv4_header *h,
+    size_t nh, struct s3_request *sr)
+{
+	if (asprintf(&sr->url, "%s://%s:%u%s", ep->https ? "https" : "http", reqhost, ep->port,
+		sr->sig.target) < 0) {
+		sr->url = NULL;
+		return -ENOMEM;
+	}
+	sr->headers[sr->n_headers++] = (struct ht_fetch_header){ "Host", sr->hosthdr };
+	for (size_t i = 0; i < nh; i++)
+		sr->headers[sr->n_headers++] = (struct ht_fetch_header){ h[i].name, h[i].value };
+	for (size_t i = 0; i < sr->sig.n_headers; i++)
+		sr->headers[sr->n_headers++] =
+		    (struct ht_fetch_header){ sr->sig.headers[i].name, sr->sig.headers[i].value };
+	return 0;
+}
+
+/* Digest, build and sign req into sr. */
+static int
+s3_sign_request(const struct ht_s3_put *req, struct s3_request *sr)
 {
 	struct s3_endpoint ep;
 	struct ht_sigv4_header h[S3_HDR_MAX];
-	char metanames[HT_S3_META_MAX][S3_FIELD_MAX];
-	char sha_hex[2 * HT_SHA256_LEN + 1], md5[HT_S3_CONTENT_MD5_LEN + 1];
-	char reqhost[512], hosthdr[544];
-	struct ht_sigv4_signed sig = { 0 };
+	char sha_hex[2 * HT_SHA256_LEN + 1];
+	char reqhost[512];
 	struct ht_sigv4_sign_params p;
 	bool vh = req->addressing == HT_S3_VIRTUAL_HOSTED;
-	bool defport;
 	char *path = NULL;
 	size_t nh = 0;
 	int r;
@@ -664,24 +443,16 @@ s3_sign_request(const struct ht_s3_put *req, struct s3_xfer *x)
 		return r;
 	if (req->key == NULL || req->key[0] == '\0' || req->region == NULL || (vh && ep.ipv6))
 		return -EINVAL;
-	if ((r = s3_digests(req, x, sha_hex, md5)) < 0)
+	if ((r = s3_host(req, &ep, reqhost, sizeof(reqhost), sr->hosthdr, sizeof(sr->hosthdr))) < 0)
 		return r;
-	if ((r = s3_build_headers(req, md5, h, &nh, metanames)) < 0)
-		return r;
-	if ((r = ht_s3_path(req->bucket, req->key, vh, &path)) < 0)
-		return r;
-	if (snprintf(reqhost, sizeof(reqhost), "%s%s%s", vh ? req->bucket : "", vh ? "." : "",
-		ep.host) >= (int)sizeof(reqhost)) {
-		r = -EINVAL;
+	if ((r = s3_digests(req, sha_hex, sr->md5)) < 0 ||
+	    (r = s3_build_headers(req, sr->md5, h, &nh, sr->metanames)) < 0 ||
+	    (r = ht_s3_path(req->bucket, req->key, vh, &path)) < 0)
 		goto out;
-	}
-	defport = ep.port == (ep.https ? 443u : 80u);
-	snprintf(hosthdr, sizeof(hosthdr), defport ? "%s" : "%s:%u", reqhost, ep.port);
-
 	p = (struct ht_sigv4_sign_params){
 		.uri_mode = HT_SIGV4_URI_S3,
 		.method = "PUT",
-		.host = hosthdr,
+		.host = sr->hosthdr,
 		.path = path,
 		.headers = h,
 		.n_headers = nh,
@@ -694,116 +465,114 @@ s3_sign_request(const struct ht_s3_put *req, struct s3_xfer *x)
 		.session_token = req->session_token,
 		.now = (int64_t)time(NULL),
 	};
-	if ((r = ht_sigv4_sign(&p, &sig)) < 0)
+	if ((r = ht_sigv4_sign(&p, &sr->sig)) < 0)
 		goto out;
-	if (asprintf(&x->url, "%s://%s:%u%s", ep.https ? "https" : "http", reqhost, ep.port,
-		sig.target) < 0) {
-		x->url = NULL;
-		r = -ENOMEM;
-		goto out;
-	}
-	r = s3_slist_add(&x->headers, "Host", hosthdr);
-	for (size_t i = 0; r == 0 && i < nh; i++)
-		r = s3_slist_add(&x->headers, h[i].name, h[i].value);
-	for (size_t i = 0; r == 0 && i < sig.n_headers; i++)
-		r = s3_slist_add(&x->headers, sig.headers[i].name, sig.headers[i].value);
-	if (r == 0 && (x->headers = curl_slist_append(x->headers, "Expect:")) == NULL)
-		r = -ENOMEM;
-	if (r == 0 && req->resolve_to != NULL) {
-		char line[600];
-		if (snprintf(line, sizeof(line), "%s:%u:%s", reqhost, ep.port, req->resolve_to) >=
-		    (int)sizeof(line))
-			r = -EINVAL;
-		else if ((x->resolve = curl_slist_append(NULL, line)) == NULL)
-			r = -ENOMEM;
-	}
+	r = s3_fill_request(&ep, reqhost, h, nh, sr);
 out:
-	ht_sigv4_signed_clear(&sig);
 	free(path);
 	return r;
 }
 
-static int
-s3_setup_easy(const struct ht_s3_put *req, struct s3_xfer *x)
+/* The fetch request carrying sr and req's body and transport settings. */
+static void
+s3_fetch_req(const struct ht_s3_put *req, const struct s3_request *sr, struct ht_fetch_req *fr)
 {
-	CURL *e = curl_easy_init();
-	CURLcode cc = CURLE_OK;
+	*fr = (struct ht_fetch_req){
+		.method = "PUT",
+		.url = sr->url,
+		.headers = sr->headers,
+		.n_headers = sr->n_headers,
+		.ca_file = req->ca_file,
+		.resolve_to = req->resolve_to,
+		.connect_timeout_ms = req->connect_timeout_ms,
+		.timeout_ms = req->timeout_ms,
+		.max_response = HT_S3_ERROR_BODY_MAX,
+		.keep_headers = s3_keep_headers,
+		.n_keep_headers = S3_N_KEEP,
+	};
+	if (s3_body_is_file(req)) {
+		fr->path = req->path;
+		fr->file_size = req->file_size;
+	} else {
+		fr->body = req->body;
+		fr->body_len = req->body_len;
+	}
+}
 
-	if (e == NULL)
-		return -ENOMEM;
-	x->easy = e;
-#define S3_SET(opt, val)                                    \
-	do {                                                \
-		if (cc == CURLE_OK)                         \
-			cc = curl_easy_setopt(e, opt, val); \
-	} while (0)
-	S3_SET(CURLOPT_URL, x->url);
-	S3_SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	S3_SET(CURLOPT_NOSIGNAL, 1L);
-	S3_SET(CURLOPT_UPLOAD, 1L);
-	S3_SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->size);
-	S3_SET(CURLOPT_READFUNCTION, s3_read_cb);
-	S3_SET(CURLOPT_READDATA, x);
-	S3_SET(CURLOPT_SEEKFUNCTION, s3_seek_cb);
-	S3_SET(CURLOPT_SEEKDATA, x);
-	S3_SET(CURLOPT_WRITEFUNCTION, s3_write_cb);
-	S3_SET(CURLOPT_WRITEDATA, x);
-	S3_SET(CURLOPT_HEADERFUNCTION, s3_header_cb);
-	S3_SET(CURLOPT_HEADERDATA, x);
-	S3_SET(CURLOPT_HTTPHEADER, x->headers);
-	S3_SET(CURLOPT_ERRORBUFFER, x->errbuf);
-	S3_SET(CURLOPT_PRIVATE, x);
-	S3_SET(CURLOPT_USERAGENT, "hosttraild/" PACKAGE_VERSION);
-	S3_SET(CURLOPT_CONNECTTIMEOUT_MS,
-	    req->connect_timeout_ms > 0 ? req->connect_timeout_ms : S3_DEFAULT_CONNECT_MS);
-	S3_SET(CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : S3_DEFAULT_TIMEOUT_MS);
-	if (x->resolve != NULL)
-		S3_SET(CURLOPT_RESOLVE, x->resolve);
-	if (req->ca_file != NULL)
-		S3_SET(CURLOPT_CAINFO, req->ca_file);
-#undef S3_SET
-	if (cc == CURLE_OUT_OF_MEMORY)
-		return -ENOMEM;
-	return cc == CURLE_OK ? 0 : -EIO;
+/* ---- results ---- */
+
+/* Drop one use of c; the last one frees a dying client. */
+static void
+s3_client_release(struct ht_s3_client *c)
+{
+	if (--c->busy == 0 && c->dying)
+		free(c);
+}
+
+/* fetch's done callback: an S3 result for the caller. */
+static void
+s3_done_cb(const struct ht_fetch_result *fr, void *arg)
+{
+	struct s3_call *call = arg;
+	struct ht_s3_client *c = call->client;
+	const char *const *hv = fr->header_values;
+	char code[128] = "", message[512] = "";
+	struct ht_s3_result res = { 0 };
+
+	if (!fr->cancelled && fr->http_status >= 300) {
+		ht_s3_xml_extract(fr->body, fr->body_len, "Code", code, sizeof(code));
+		ht_s3_xml_extract(fr->body, fr->body_len, "Message", message, sizeof(message));
+	}
+	res.http_status = fr->http_status;
+	res.code = code;
+	res.message = message;
+	res.curl_error = fr->curl_error;
+	res.etag = hv[S3_KEEP_ETAG];
+	res.request_id = hv[S3_KEEP_AMZ_ID];
+	if (res.request_id[0] == '\0')
+		res.request_id = hv[S3_KEEP_OPENSTACK_ID];
+	res.outcome = fr->cancelled ? HT_S3_CANCELLED :
+				      ht_s3_classify(fr->curl_code, fr->http_status, code);
+	c->busy++;
+	call->cb(&res, call->arg);
+	free(call);
+	s3_client_release(c);
 }
 
 int
 ht_s3_client_put(struct ht_s3_client *c, const struct ht_s3_put *req, ht_s3_done_fn done_cb,
     void *arg)
 {
-	struct s3_xfer *x;
+	struct s3_request sr = { 0 };
+	struct ht_fetch_req fr;
+	struct s3_call *call = NULL;
 	int r;
 
 	if (c == NULL || req == NULL || done_cb == NULL || req->bucket == NULL)
 		return -EINVAL;
 	if (c->dying)
 		return -ECANCELED;
-	x = calloc(1, sizeof(*x));
-	if (x == NULL)
-		return -ENOMEM;
-	x->fd = -1;
-	x->client = c;
-	x->cb = done_cb;
-	x->arg = arg;
-	if ((r = s3_open_body(req, x)) < 0 || (r = s3_sign_request(req, x)) < 0 ||
-	    (r = s3_setup_easy(req, x)) < 0)
-		goto fail;
-	if (curl_multi_add_handle(c->multi, x->easy) != CURLM_OK) {
-		r = -EIO;
-		goto fail;
+	if ((r = s3_sign_request(req, &sr)) < 0)
+		goto out;
+	call = calloc(1, sizeof(*call));
+	if (call == NULL) {
+		r = -ENOMEM;
+		goto out;
 	}
-	TAILQ_INSERT_TAIL(&c->xfers, x, entry);
-	c->pending++;
-	return 0;
-fail:
-	s3_xfer_free(x);
+	*call = (struct s3_call){ c, done_cb, arg };
+	s3_fetch_req(req, &sr, &fr);
+	if ((r = ht_fetch_start(c->fetch, &fr, s3_done_cb, call)) == 0)
+		call = NULL; /* fetch's until s3_done_cb */
+out:
+	free(call);
+	s3_request_clear(&sr);
 	return r;
 }
 
 unsigned
 ht_s3_client_pending(const struct ht_s3_client *c)
 {
-	return c != NULL ? c->pending : 0;
+	return c != NULL && c->fetch != NULL ? ht_fetch_pending(c->fetch) : 0;
 }
 
 /* ---- client lifetime ---- */
@@ -812,66 +581,30 @@ int
 ht_s3_client_new(struct event_base *base, struct ht_s3_client **ret)
 {
 	struct ht_s3_client *c;
+	int r;
 
 	if (base == NULL || ret == NULL)
 		return -EINVAL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -EIO;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
-		goto fail;
-	c->base = base;
-	TAILQ_INIT(&c->xfers);
-	TAILQ_INIT(&c->socks);
-	c->timer = evtimer_new(base, s3_timer_cb, c);
-	c->multi = curl_multi_init();
-	if (c->timer == NULL || c->multi == NULL)
-		goto fail;
-	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, s3_multi_sock_cb) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, s3_multi_timer_cb) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK)
-		goto fail;
+		return -ENOMEM;
+	if ((r = ht_fetch_client_new(base, &c->fetch)) < 0) {
+		free(c);
+		return r;
+	}
 	*ret = c;
 	return 0;
-fail:
-	if (c != NULL) {
-		if (c->multi != NULL)
-			curl_multi_cleanup(c->multi);
-		if (c->timer != NULL)
-			event_free(c->timer);
-		free(c);
-	}
-	curl_global_cleanup();
-	return -ENOMEM;
-}
-
-static void
-s3_client_destroy(struct ht_s3_client *c)
-{
-	struct s3_sock *sk;
-
-	/* curl may still report socket removals while closing connections. */
-	curl_multi_cleanup(c->multi);
-	while ((sk = TAILQ_FIRST(&c->socks)) != NULL)
-		s3_sock_free(c, sk);
-	event_free(c->timer);
-	free(c);
-	curl_global_cleanup();
 }
 
 void
 ht_s3_client_free(struct ht_s3_client *c)
 {
-	struct s3_xfer *x;
-
 	if (c == NULL || c->dying)
 		return;
 	c->dying = true;
-	c->dispatching++;
-	while ((x = TAILQ_FIRST(&c->xfers)) != NULL)
-		s3_xfer_finish(x, CURLE_OK, true);
-	c->dispatching--;
-	if (c->dispatching == 0)
-		s3_client_destroy(c);
+	/* The cancelled callbacks run inside; c must outlive them. */
+	c->busy++;
+	ht_fetch_client_free(c->fetch);
+	c->fetch = NULL;
+	s3_client_release(c);
 }

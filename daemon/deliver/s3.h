@@ -1,12 +1,11 @@
 /*
  * s3.h - an asynchronous S3 PutObject client on the daemon's libevent loop.
  *
- * One client owns one libcurl multi handle driven through the multi socket
- * interface: curl tells us which sockets to watch (one struct event each)
- * and when to wake it (one timer event); the loop calls back into curl with
- * curl_multi_socket_action() and completed transfers are collected with
- * curl_multi_info_read().  Any number of PUTs run concurrently; none blocks
- * the loop once started.
+ * One client owns one HTTP client of deliver/fetch.h (a libcurl multi
+ * handle driven through the multi socket interface by the loop); this
+ * module adds what is S3's own: the request's URL, headers and signature,
+ * the body's digests, and reading and classifying the answer.  Any number
+ * of PUTs run concurrently; none blocks the loop once started.
  *
  * Requests are signed with ht_sigv4_sign() in S3 mode (X-Amz-Content-SHA256
  * is the body's SHA-256, Content-MD5 is sent and signed), so a corrupted
@@ -16,9 +15,10 @@
  * they are absent ht_s3_client_put() computes them itself, blocking.
  *
  * Nothing here logs a secret: the secret key and session token are only
- * handed to the signer and (the token) to curl's header list; curl's
+ * handed to the signer and (the token) to fetch's header list; curl's
  * verbose mode is never enabled.  Standard proxy variables (http_proxy,
- * https_proxy, no_proxy) are honoured, as curl does by default.
+ * https_proxy, no_proxy) are honoured, as curl does by default; redirects
+ * are not followed and TLS is always verified (fetch.h lists the rest).
  */
 #ifndef HT_DELIVER_S3_H
 #define HT_DELIVER_S3_H

@@ -70,6 +70,72 @@ fail:
 	return v;
 }
 
+static int
+spool_copy(int in, int out)
+{
+	char buf[64 * 1024];
+	ssize_t n;
+	int v;
+
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		v = ht_write_all(out, buf, (size_t)n);
+		if (v < 0)
+			return v;
+	}
+	return 0;
+}
+
+int
+ht_spool_place(const char *root, const char *src, const char *key)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX], uniq[17];
+	int in, fd, v;
+
+	if (snprintf(dst, sizeof(dst), "%s/%s", root, key) >= (int)sizeof(dst) ||
+	    snprintf(dir, sizeof(dir), "%s/%s", root, HT_SPOOL_STAGING) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	v = ht_mkdir_p(dir, 0750);
+	if (v == 0)
+		v = ht_random_alnum(uniq, 16);
+	if (v < 0)
+		return v;
+	if (snprintf(tmp, sizeof(tmp), "%s/%s.part", dir, uniq) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	/* A link is already durable data (the outbox fsynced it); only the
+	 * names need syncing, which ht_spool_commit does for the target. */
+	if (link(src, tmp) == 0) {
+		fd = open(tmp, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			v = -errno;
+			unlink(tmp);
+			return v;
+		}
+		return ht_spool_commit(root, fd, tmp, key);
+	}
+	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+		return -errno;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	v = ht_spool_stage(root, tmp, sizeof(tmp), &fd);
+	if (v < 0) {
+		close(in);
+		return v;
+	}
+	v = spool_copy(in, fd);
+	close(in);
+	if (v < 0) {
+		ht_spool_abort(fd, tmp);
+		return v;
+	}
+	return ht_spool_commit(root, fd, tmp, key);
+}
+
 void
 ht_spool_abort(int fd, const char *tmp_path)
 {

@@ -22,6 +22,11 @@ int ht_spool_stage(const char *root, char *tmp_path, size_t len, int *ret_fd);
 int ht_spool_commit(const char *root, int fd, const char *tmp_path, const char *key);
 /* Discard a staged file. */
 void ht_spool_abort(int fd, const char *tmp_path);
+/* Deliver the finished file at src (left in place) as root/key: a hard
+ * link when src is on the same filesystem, else a copy, staged and renamed
+ * like a commit; the directory is fsynced.  Replaces an existing root/key.
+ * 0 or -errno. */
+int ht_spool_place(const char *root, const char *src, const char *key);
 /* Remove staging files left by a crash.  0 or -errno. */
 int ht_spool_clean(const char *root);
 

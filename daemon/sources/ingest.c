@@ -222,6 +222,7 @@ ingest_handle(struct evhttp_request *req, void *arg)
 	struct ht_ingest_error err = { 0 };
 	struct ht_api_caller caller;
 	struct ingest_req *r;
+	char why[256];
 	size_t len = evbuffer_get_length(body);
 	char *arn;
 	int v;
@@ -237,6 +238,14 @@ ingest_handle(struct evhttp_request *req, void *arg)
 	}
 	if (in->draining) {
 		ht_reply_error(req, 503, "ServiceUnavailableException", "hosttraild is stopping");
+		return;
+	}
+	if (ht_pipeline_blocked(in->env->pipeline, why, sizeof(why))) {
+		/* Nothing is lost: the client keeps the events and retries
+		 * (the AWS SDKs retry ThrottlingException by themselves). */
+		in->refused_requests++;
+		ht_reply_error(req, 400, "ThrottlingException", "hosttraild is holding back new "
+		    "events: %s; retry later", why);
 		return;
 	}
 	if (len > HT_INGEST_MAX_BODY) {

@@ -27,6 +27,8 @@
 #include <event2/event.h>
 
 #include "conf.h"
+#include "deliver/notify.h"
+#include "deliver/outbox.h"
 #include "deliver/spool.h"
 #include "fileio.h"
 #include "log.h"
@@ -39,10 +41,11 @@
 
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 60000
+#define OUTBOX_WAIT_MS 1000	/* how often a trail with a full outbox looks again */
 
 /* What a trail keeps of its config (copied: configs come and go). */
 struct trail_settings {
-	char *name, *spool_root, *prefix, *orgid, *account, *region;
+	char *name, *prefix, *orgid, *account, *region;
 	uint64_t interval_ms, max_events, max_bytes;
 	bool logging;
 	bool include_global;
@@ -69,6 +72,9 @@ struct ht_trail {
 	void *retired_arg;
 	struct ht_trail_stats stats;
 	struct ht_select *select;	/* NULL: CloudTrail's default selection */
+	struct ht_outbox *outbox;	/* finished files until the bucket has them */
+	struct ht_notify *notify;	/* notifications of delivered files */
+	bool outbox_was_full;		/* logged; cleared when it drains */
 };
 
 struct trail_job {
@@ -84,6 +90,7 @@ struct trail_job {
 };
 
 static void trail_kick(struct ht_trail *t);
+static void trail_notify_added(const char *entry_name, void *arg);
 static void trail_store(struct ht_trail *t);
 static void trail_apply_logging(struct ht_trail *t, bool want, const struct ht_history_pos *at);
 
@@ -91,7 +98,6 @@ static void
 settings_clear(struct trail_settings *s)
 {
 	free(s->name);
-	free(s->spool_root);
 	free(s->prefix);
 	free(s->orgid);
 	free(s->account);
@@ -109,13 +115,10 @@ static int
 settings_from_conf(struct trail_settings *s, const struct ht_conf *conf,
     const struct ht_conf_trail *tc)
 {
-	const struct ht_conf_bucket *b = ht_conf_bucket(conf, tc->s3_bucket_name);
-
 	memset(s, 0, sizeof(*s));
-	if (b == NULL || b->type != HT_BUCKET_SPOOL)
+	if (ht_conf_bucket(conf, tc->s3_bucket_name) == NULL)
 		return -EINVAL;	/* the config validator already refused this */
 	s->name = strdup(tc->name);
-	s->spool_root = ht_conf_path(conf, b->path);
 	s->prefix = dup_or_null(tc->s3_key_prefix);
 	s->orgid = tc->is_organization_trail ? dup_or_null(conf->organization_id) : NULL;
 	s->account = strdup(conf->account_id);
@@ -126,7 +129,7 @@ settings_from_conf(struct trail_settings *s, const struct ht_conf *conf,
 	s->logging = tc->start_logging;
 	s->include_global = tc->include_global_service_events;
 	s->multi_region = tc->is_multi_region_trail;
-	if (!s->name || !s->spool_root || !s->account || !s->region ||
+	if (!s->name || !s->account || !s->region ||
 	    (tc->s3_key_prefix && !s->prefix) || (tc->is_organization_trail && !s->orgid)) {
 		settings_clear(s);
 		return -ENOMEM;
@@ -263,8 +266,10 @@ trail_job_done(void *arg)
 	if (j->b->events > 0) {
 		t->stats.files++;
 		t->stats.events += j->b->events;
-		t->stats.latest_delivery_time = t->stats.latest_attempt_time;
-		log_debug("trail %s: delivered %s (%llu records)", t->s.name, j->b->key,
+		if (ht_outbox_add(t->outbox, j->b->key, j->b->bytes_out) < 0)
+			log_warnx("trail %s: out of memory queueing %s; it is delivered after the "
+			    "next restart", t->s.name, j->b->key);
+		log_debug("trail %s: built %s (%llu records)", t->s.name, j->b->key,
 		    (unsigned long long)j->b->events);
 	}
 	full = ht_history_pos_cmp(&j->b->reached, &j->b->to) < 0;
@@ -293,6 +298,14 @@ trail_progress(struct ht_trail *t, bool batch_was_full)
 			return;
 		}
 		if (t->retiring) {
+			struct ht_outbox_stats os;
+
+			ht_outbox_stats(t->outbox, &os);
+			if (os.files > 0) {
+				/* Forget the trail only once its bucket has everything. */
+				trail_arm(t, OUTBOX_WAIT_MS);
+				return;
+			}
 			if (t->retired_fn)
 				t->retired_fn(t, t->retired_arg);
 			trail_destroy(t);
@@ -326,7 +339,7 @@ trail_job_new(struct ht_trail *t, const struct ht_history_pos *to)
 	if (j->b == NULL || j->cursor_path == NULL)
 		goto fail;
 	j->b->history_dir = strdup(ht_history_dir(t->env.history));
-	j->b->spool_root = strdup(t->s.spool_root);
+	j->b->spool_root = strdup(ht_outbox_dir(t->outbox));
 	j->b->key = strdup(t->cur.plan_key);
 	if (!j->b->history_dir || !j->b->spool_root || !j->b->key)
 		goto fail;
@@ -361,6 +374,26 @@ trail_kick(struct ht_trail *t)
 	if (trail_caught_up(t)) {
 		trail_progress(t, false);
 		return;
+	}
+	/* A full outbox stops building (records wait in history); a flush at
+	 * shutdown or a removal still gets its last file in. */
+	if (!t->flush_fn && !t->retiring && ht_outbox_full(t->outbox)) {
+		if (!t->outbox_was_full) {
+			struct ht_outbox_stats os;
+
+			ht_outbox_stats(t->outbox, &os);
+			log_warnx("trail %s: its outbox holds %llu files (outbox_max): no new log files "
+			    "are built and event intake is held back until delivery catches up "
+			    "(last delivery error: %s)", t->s.name, (unsigned long long)os.files,
+			    os.latest_error[0] ? os.latest_error : "none");
+			t->outbox_was_full = true;
+		}
+		trail_arm(t, OUTBOX_WAIT_MS);
+		return;
+	}
+	if (t->outbox_was_full) {
+		log_info("trail %s: the outbox has room again; building log files", t->s.name);
+		t->outbox_was_full = false;
 	}
 	trail_limit(t, &limit);
 	if (!t->cur.has_plan) {
@@ -490,6 +523,43 @@ trail_load_cursor(struct ht_trail *t)
 	return 0;
 }
 
+/* Point the outbox and the notifier at tc's bucket and topic. */
+static int
+trail_configure_delivery(struct ht_trail *t, const struct ht_conf *conf,
+    const struct ht_conf_trail *tc)
+{
+	int v;
+
+	v = ht_outbox_configure(t->outbox, conf, tc, tc->kms_key_id);
+	if (v < 0)
+		return v;
+	/* A broken topic (unreadable key) leaves notifications queued: files
+	 * still flow, and the entries wait for a fixed config. */
+	v = ht_notify_configure(t->notify, conf, tc->sns_topic_name);
+	if (v == 0 || tc->sns_topic_name != NULL)
+		v = ht_outbox_set_notify(t->outbox, tc->sns_topic_name ? ht_notify_dir(t->notify) :
+		    NULL, trail_notify_added, t);
+	return v == -ENOMEM ? v : 0;
+}
+
+static int
+trail_open_delivery(struct ht_trail *t, const struct ht_conf *conf,
+    const struct ht_conf_trail *tc)
+{
+	struct ht_outbox_env oe = { .base = t->env.base, .io = t->env.builders,
+		.state_dir = t->env.state_dir };
+	struct ht_notify_env ne = { .base = t->env.base, .io = t->env.builders,
+		.state_dir = t->env.state_dir };
+	int v;
+
+	v = ht_outbox_new(&oe, tc->name, &t->outbox);
+	if (v == 0)
+		v = ht_notify_new(&ne, tc->name, &t->notify);
+	if (v == 0)
+		v = trail_configure_delivery(t, conf, tc);
+	return v;
+}
+
 int
 ht_trail_new(const struct ht_trail_env *env, const struct ht_conf *conf,
     const struct ht_conf_trail *tc, struct ht_trail **ret)
@@ -522,7 +592,9 @@ ht_trail_new(const struct ht_trail_env *env, const struct ht_conf *conf,
 	v = trail_load_cursor(t);
 	if (v < 0)
 		goto fail;
-	(void)ht_spool_clean(t->s.spool_root);
+	v = trail_open_delivery(t, conf, tc);
+	if (v < 0)
+		goto fail;
 	trail_set_logging(t, t->s.logging);
 	/* A plan left by a crash is rebuilt at once; older records wait for
 	 * one interval from now. */
@@ -547,6 +619,7 @@ ht_trail_update(struct ht_trail *t, const struct ht_conf *conf, const struct ht_
 	}
 	settings_clear(&t->s);
 	t->s = s;
+	(void)trail_configure_delivery(t, conf, tc);
 	trail_set_logging(t, s.logging);
 	return 0;
 }
@@ -605,10 +678,49 @@ ht_trail_name(const struct ht_trail *t)
 	return t->s.name;
 }
 
+static void
+trail_notify_added(const char *entry_name, void *arg)
+{
+	struct ht_trail *t = arg;
+
+	ht_notify_entry_added(t->notify, entry_name);
+}
+
+bool
+ht_trail_backpressured(const struct ht_trail *t)
+{
+	return t->outbox != NULL && ht_outbox_full(t->outbox);
+}
+
 void
 ht_trail_stats(const struct ht_trail *t, struct ht_trail_stats *ret)
 {
+	struct ht_outbox_stats os;
+	struct ht_notify_stats ns;
+
 	*ret = t->stats;
+	ht_outbox_stats(t->outbox, &os);
+	ret->latest_delivery_time = os.latest_delivery_time;
+	ret->latest_attempt_time = os.latest_attempt_time;
+	ret->latest_attempt_succeeded = os.latest_attempt_succeeded;
+	/* A build failure (history unreadable, disk full) is a delivery
+	 * problem too; report whichever is current. */
+	if (os.latest_error[0])
+		snprintf(ret->latest_error, sizeof(ret->latest_error), "%s", os.latest_error);
+	ret->outbox_files = os.files;
+	ret->outbox_bytes = os.bytes;
+	ret->outbox_max = os.max_files;
+	ret->delivered = os.delivered;
+	ret->delivery_failures = os.failures;
+	ret->outbox_full = ht_outbox_full(t->outbox);
+	ht_notify_stats(t->notify, &ns);
+	ret->latest_notification_time = ns.latest_notification_time;
+	ret->latest_notification_attempt_time = ns.latest_attempt_time;
+	ret->latest_notification_attempt_succeeded = ns.latest_attempt_succeeded;
+	snprintf(ret->latest_notification_error, sizeof(ret->latest_notification_error), "%s",
+	    ns.latest_error);
+	ret->notifications_queued = ns.queued;
+	ret->notifications_sent = ns.sent;
 	ret->logging = t->cur.logging;
 	ret->start_logging_time = t->cur.start_logging_time;
 	ret->stop_logging_time = t->cur.stop_logging_time;
@@ -619,9 +731,14 @@ trail_destroy(struct ht_trail *t)
 {
 	if (t == NULL)
 		return;
+	ht_outbox_free(t->outbox);
+	ht_notify_free(t->notify);
 	if (t->retiring && t->cursor_path && !t->building) {
 		if (unlink(t->cursor_path) < 0 && errno != ENOENT)
 			log_warn("trail %s: cannot remove %s", t->s.name, t->cursor_path);
+		else if (ht_outbox_remove_dir(t->env.state_dir, t->s.name) < 0)
+			log_warn("trail %s: removed, but its outbox directory could not be "
+			    "deleted, ignoring", t->s.name);
 		else
 			log_info("trail %s: removed", t->s.name);
 	}

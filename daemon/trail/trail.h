@@ -31,13 +31,24 @@ struct ht_trail_env {
 };
 
 struct ht_trail_stats {
-	uint64_t files;			/* log files delivered */
-	uint64_t events;		/* records delivered */
-	uint64_t failures;		/* failed build/delivery attempts */
+	uint64_t files;			/* log files built into the outbox */
+	uint64_t events;		/* records in them */
+	uint64_t failures;		/* failed builds */
+	/* delivery: the outbox (deliver/outbox.h) */
 	int64_t latest_delivery_time;	/* epoch s of the last delivered file, 0 = none */
 	int64_t latest_attempt_time;	/* epoch s of the last attempt */
 	bool latest_attempt_succeeded;
 	char latest_error[512];		/* "" when the last attempt succeeded */
+	uint64_t outbox_files, outbox_bytes, outbox_max;
+	bool outbox_full;		/* intake is back-pressured */
+	uint64_t delivered;		/* files the bucket confirmed since start */
+	uint64_t delivery_failures;	/* failed uploads since start */
+	/* notifications: deliver/notify.h */
+	int64_t latest_notification_time;
+	int64_t latest_notification_attempt_time;
+	bool latest_notification_attempt_succeeded;
+	char latest_notification_error[512];
+	uint64_t notifications_queued, notifications_sent;
 	bool logging;
 	int64_t start_logging_time;	/* epoch s, 0 = never */
 	int64_t stop_logging_time;	/* epoch s, 0 = never */
@@ -66,6 +77,8 @@ void ht_trail_flush(struct ht_trail *t, ht_trail_flushed_fn fn, void *arg);
  * pointer is dead once fn returns).  ht_trail_free still works before. */
 void ht_trail_retire(struct ht_trail *t, ht_trail_flushed_fn fn, void *arg);
 const char *ht_trail_name(const struct ht_trail *t);
+/* The trail's outbox is full: intake should be held back. */
+bool ht_trail_backpressured(const struct ht_trail *t);
 void ht_trail_stats(const struct ht_trail *t, struct ht_trail_stats *ret);
 /* Stop at once (a running build finishes on its own and is discarded; its
  * plan stays in the cursor for the next start).  NULL is a no-op. */
