@@ -21,6 +21,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "deliver/notify.h"
 #include "log.h"
 
 #define STATUS_PERIOD_S 5
@@ -126,6 +127,13 @@ load_config(const char *path, const struct options *o)
 	int v;
 
 	v = ht_conf_load(path, &conf, err, sizeof(err));
+	if (v == 0) {
+		v = ht_notify_check_conf(conf, err, sizeof(err));
+		if (v < 0) {
+			ht_conf_free(conf);
+			conf = NULL;
+		}
+	}
 	if (v < 0) {
 		log_warnx("%s", err);
 		return NULL;

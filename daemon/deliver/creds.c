@@ -57,9 +57,9 @@ enum creds_slot { SLOT_SECRET, SLOT_TOKEN, SLOT_SHARED, SLOT_N };
 /* One cached file.  path NULL: empty. */
 struct creds_file {
 	char *path;
-	struct stat st;		/* as read */
+	struct stat st; /* as read */
 	time_t read_at;
-	char *data;		/* len bytes plus a NUL, wiped before free */
+	char *data; /* len bytes plus a NUL, wiped before free */
 	size_t len;
 };
 
@@ -151,8 +151,8 @@ token_check(const char *s, size_t n, char *why)
 
 /* Fill c from checked parts; source is left empty for the caller. */
 static void
-creds_fill(struct ht_creds *c, const char *id, size_t id_len, const void *secret,
-    size_t secret_len, const char *token, size_t token_len)
+creds_fill(struct ht_creds *c, const char *id, size_t id_len, const void *secret, size_t secret_len,
+    const char *token, size_t token_len)
 {
 	ht_creds_clear(c);
 	memcpy(c->access_key_id, id, id_len);
@@ -306,7 +306,8 @@ ht_creds_parse_ini(const char *text, size_t len, const char *profile, struct ht_
 		    profile);
 	r = secret_check((const uint8_t *)f.secret.p, f.secret.n, why);
 	if (r < 0)
-		return fail(errbuf, errlen, r, "profile %s: aws_secret_access_key %s", profile, why);
+		return fail(errbuf, errlen, r, "profile %s: aws_secret_access_key %s", profile,
+		    why);
 	/* botocore looks for the old name first; an empty one is no token. */
 	tok = f.security.set && f.security.n > 0 ? &f.security : &f.session;
 	r = token_check(tok->p, tok->n, why);
@@ -451,8 +452,11 @@ file_load(struct creds_file *f, const char *path, size_t max, const char *label,
 		return fail(errbuf, errlen, r, "%s: %s", label,
 		    r == -EINVAL ? "not a regular file" : strerror(-r));
 	}
-	*f = (struct creds_file){ .path = copy, .st = st, .read_at = time(NULL), .data = data,
-		.len = len };
+	f->path = copy;
+	f->st = st;
+	f->read_at = time(NULL);
+	f->data = data;
+	f->len = len;
 	if ((st.st_mode & (S_IROTH | S_IWOTH)) && !(had && same_ident(&prev, &st)))
 		log_warnx("%s: the file is %s by others (chmod o-rw it), using it anyway", label,
 		    st.st_mode & S_IWOTH ? "world-writable" : "world-readable");
@@ -491,7 +495,8 @@ step_secret_file(struct ht_creds_provider *p, struct ht_creds *ret, char *errbuf
 	slen = trim_newline(sf->data, sf->len);
 	r = secret_check((const uint8_t *)sf->data, slen, why);
 	if (r < 0)
-		return fail(errbuf, errlen, r, "%s: %s (one trailing newline is allowed)", label, why);
+		return fail(errbuf, errlen, r, "%s: %s (one trailing newline is allowed)", label,
+		    why);
 	if (p->session_token_file != NULL) {
 		snprintf(label, sizeof(label), "session_token_file %s", p->session_token_file);
 		r = file_load(tf, p->session_token_file, TOKEN_FILE_MAX, label, errbuf, errlen);
@@ -500,7 +505,8 @@ step_secret_file(struct ht_creds_provider *p, struct ht_creds *ret, char *errbuf
 		tlen = trim_newline(tf->data, tf->len);
 		r = tlen == 0 ? -EINVAL : token_check(tf->data, tlen, why);
 		if (r < 0)
-			return fail(errbuf, errlen, r, "%s: %s", label, tlen == 0 ? "is empty" : why);
+			return fail(errbuf, errlen, r, "%s: %s", label,
+			    tlen == 0 ? "is empty" : why);
 	}
 	creds_fill(ret, p->access_key_id, strlen(p->access_key_id), sf->data, slen,
 	    tlen > 0 ? tf->data : "", tlen);
@@ -545,8 +551,10 @@ step_shared(struct ht_creds_provider *p, const char *profile, struct ht_creds *r
 
 	r = shared_path(p, path, sizeof(path));
 	if (r == -ENOENT)
-		return fail(errbuf, errlen, r, "profile %s: no shared credentials file (no "
-		    "AWS_SHARED_CREDENTIALS_FILE and no home directory)", profile);
+		return fail(errbuf, errlen, r,
+		    "profile %s: no shared credentials file (no "
+		    "AWS_SHARED_CREDENTIALS_FILE and no home directory)",
+		    profile);
 	if (r < 0)
 		return fail(errbuf, errlen, r, "profile %s: shared credentials file: %s", profile,
 		    strerror(-r));
@@ -593,8 +601,7 @@ step_env(struct ht_creds *ret, char *errbuf, size_t errlen)
  * not there is "nothing found" (-ENOKEY); one that is there but unreadable
  * or broken is its own error. */
 static int
-step_unconfigured(struct ht_creds_provider *p, struct ht_creds *ret, char *errbuf,
-    size_t errlen)
+step_unconfigured(struct ht_creds_provider *p, struct ht_creds *ret, char *errbuf, size_t errlen)
 {
 	const char *profile = getenv("AWS_PROFILE");
 	char why[PATH_MAX + 256];
@@ -609,7 +616,8 @@ step_unconfigured(struct ht_creds_provider *p, struct ht_creds *ret, char *errbu
 		return r < 0 ? fail(errbuf, errlen, r, "%s", why) : 0;
 	return fail(errbuf, errlen, -ENOKEY,
 	    "no credentials found: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set, "
-	    "and %s%s", why, from_env ? " (profile from AWS_PROFILE)" : "");
+	    "and %s%s",
+	    why, from_env ? " (profile from AWS_PROFILE)" : "");
 }
 
 int
@@ -621,7 +629,8 @@ ht_creds_get(struct ht_creds_provider *p, struct ht_creds *ret, char *errbuf, si
 	if (p->access_key_id != NULL)
 		r = step_secret_file(p, ret, errbuf, errlen);
 	else if (p->profile != NULL || p->shared_file != NULL)
-		r = step_shared(p, p->profile != NULL ? p->profile : "default", ret, errbuf, errlen);
+		r = step_shared(p, p->profile != NULL ? p->profile : "default", ret, errbuf,
+		    errlen);
 	else
 		r = step_unconfigured(p, ret, errbuf, errlen);
 	pthread_mutex_unlock(&p->lock);

@@ -65,11 +65,11 @@ struct ht_creds_provider;
 
 /* A provider for one bucket's credentials: conf.  conf is borrowed for the
  * call only (what is needed is copied; NULL: nothing configured); its paths
- * are used as given, so relative ones are relative to the working directory.  0 with *ret set,
- * -EINVAL for a combination conf.c refuses (access_key_id without
- * secret_file or the reverse, session_token_file without access_key_id,
- * access_key_id together with profile or shared_credentials_file), or
- * -ENOMEM. */
+ * are used as given, so relative ones are relative to the working
+ * directory.  0 with *ret set, -EINVAL for a combination conf.c refuses
+ * (access_key_id without secret_file or the reverse, session_token_file
+ * without access_key_id, access_key_id together with profile or
+ * shared_credentials_file), or -ENOMEM. */
 int ht_creds_provider_new(const struct ht_conf_s3_credentials *conf,
     struct ht_creds_provider **ret);
 
@@ -93,12 +93,12 @@ void ht_creds_clear(struct ht_creds *c);
  * or "key: value" lines (key case-insensitive, both trimmed), comment lines
  * whose first non-blank is '#' or ';', blank lines, CRLF or LF endings, a
  * leading UTF-8 BOM.  Keys aws_access_key_id, aws_secret_access_key and
- * aws_session_token (aws_security_token wins when both are present, as in
- * botocore); an empty token means none.  Sections of the same name merge and
- * the last value of a key wins (the SDKs' rule; the aws CLI refuses such a
- * file).  Other lines are ignored: they cannot make up a key, only leave one
- * missing.  text need not be NUL-terminated and may hold anything; profile
- * NULL means "default".
+ * aws_session_token (the old name aws_security_token wins when both are
+ * set, as in botocore, unless it is empty); an empty token means none.
+ * Sections of the same name merge and the last value of a key wins (the
+ * SDKs' rule; the aws CLI refuses such a file).  Other lines are ignored:
+ * they cannot make up a key, only leave one missing.  text need not be
+ * NUL-terminated and may hold anything; profile NULL means "default".
  * 0 with *ret filled (source "profile NAME"), -ENOKEY when there is no such
  * section, -EINVAL or -EFBIG when a key is missing, empty or invalid; the
  * reason in errbuf names the profile and the key, never a value. */

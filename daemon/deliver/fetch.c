@@ -19,7 +19,11 @@
  *    ht_fetch_client_free();
  *  - a client freed from inside a callback is only marked (dying): its
  *    transfers are cancelled at once and the memory goes when the outermost
- *    dispatch returns, so no frame above touches freed memory.
+ *    dispatch returns, so no frame above touches freed memory;
+ *  - our curl callbacks never return an error to the multi handle (that
+ *    would stop every transfer on it for good): a transfer whose socket
+ *    cannot be watched is marked and finished by the next sweep, a timer
+ *    that cannot be armed fires at once.
  *
  * Every safety setting is made here, per request, and none is exposed:
  * see fetch.h for the list.
@@ -74,6 +78,7 @@ struct fetch_xfer {
 	bool truncated;
 	struct fetch_keep *keep;
 	size_t n_keep;
+	bool oom; /* its socket could not be watched: finish it at the next sweep */
 	char errbuf[CURL_ERROR_SIZE];
 	ht_fetch_done_fn done;
 	void *arg;
@@ -83,6 +88,7 @@ struct ht_fetch_client {
 	struct event_base *base;
 	CURLM *multi;
 	struct event *timer;
+	struct event *sweep; /* activated to fail transfers marked oom */
 	TAILQ_HEAD(, fetch_xfer) xfers;
 	TAILQ_HEAD(, fetch_sock) socks;
 	unsigned pending;
@@ -108,6 +114,12 @@ fetch_event_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+fetch_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	fetch_check_info(arg);
+}
+
+static void
 fetch_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ht_fetch_client *c = arg;
@@ -124,6 +136,23 @@ fetch_sock_free(struct ht_fetch_client *c, struct fetch_sock *sk)
 	if (sk->ev != NULL)
 		event_free(sk->ev);
 	free(sk);
+}
+
+/* The socket of easy's transfer cannot be watched (out of memory).  Telling
+ * curl (returning -1) would make the whole multi handle unusable, with
+ * every transfer hanging; instead that one transfer is failed with
+ * CURLE_OUT_OF_MEMORY on the next loop iteration, outside curl. */
+static int
+fetch_sock_failed(struct ht_fetch_client *c, CURL *easy)
+{
+	struct fetch_xfer *x = NULL;
+
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+	if (x != NULL) {
+		x->oom = true;
+		event_active(c->sweep, EV_TIMEOUT, 1);
+	}
+	return 0;
 }
 
 /* CURLMOPT_SOCKETFUNCTION: (re)register the event watching s. */
@@ -144,7 +173,7 @@ fetch_multi_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *so
 	if (sk == NULL) {
 		sk = calloc(1, sizeof(*sk));
 		if (sk == NULL)
-			return -1;
+			return fetch_sock_failed(c, easy);
 		sk->fd = s;
 		TAILQ_INSERT_TAIL(&c->socks, sk, entry);
 		curl_multi_assign(c->multi, s, sk);
@@ -154,24 +183,29 @@ fetch_multi_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *so
 	}
 	sk->ev = event_new(c->base, s, kind, fetch_event_cb, c);
 	if (sk->ev == NULL || event_add(sk->ev, NULL) < 0)
-		return -1;
+		return fetch_sock_failed(c, easy);
 	return 0;
 }
 
 /* CURLMOPT_TIMERFUNCTION: curl's one timeout; -1 removes it.  Never calls
  * back into curl from here (not allowed); a 0 timeout fires on the next
- * loop iteration. */
+ * loop iteration.  Never returns -1 (that would kill the multi handle): a
+ * timer that cannot be armed fires at once instead, and curl re-arms it. */
 static int
 fetch_multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct ht_fetch_client *c = userp;
 	struct timeval tv;
 
-	if (timeout_ms < 0)
-		return event_del(c->timer) < 0 ? -1 : 0;
+	if (timeout_ms < 0) {
+		event_del(c->timer);
+		return 0;
+	}
 	tv.tv_sec = timeout_ms / 1000;
 	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	return event_add(c->timer, &tv) < 0 ? -1 : 0;
+	if (event_add(c->timer, &tv) < 0)
+		event_active(c->timer, EV_TIMEOUT, 1);
+	return 0;
 }
 
 /* ---- transfers ---- */
@@ -228,17 +262,32 @@ fetch_xfer_finish(struct fetch_xfer *x, CURLcode cc, bool cancelled)
 	fetch_xfer_free(x);
 }
 
+/* The first transfer marked oom, or NULL. */
+static struct fetch_xfer *
+fetch_first_oom(struct ht_fetch_client *c)
+{
+	struct fetch_xfer *x;
+
+	TAILQ_FOREACH(x, &c->xfers, entry)
+		if (x->oom)
+			return x;
+	return NULL;
+}
+
+/* Report finished transfers.  A callback may start transfers or free the
+ * client, so the list is searched afresh after each one. */
 static void
 fetch_check_info(struct ht_fetch_client *c)
 {
+	struct fetch_xfer *x;
 	CURLMsg *msg;
 	int left;
 
 	c->dispatching++;
 	while (!c->dying && (msg = curl_multi_info_read(c->multi, &left)) != NULL) {
-		struct fetch_xfer *x = NULL;
 		CURLcode cc;
 
+		x = NULL;
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		cc = msg->data.result;
@@ -246,6 +295,8 @@ fetch_check_info(struct ht_fetch_client *c)
 		if (x != NULL)
 			fetch_xfer_finish(x, cc, false);
 	}
+	while (!c->dying && (x = fetch_first_oom(c)) != NULL)
+		fetch_xfer_finish(x, CURLE_OUT_OF_MEMORY, false);
 	c->dispatching--;
 	if (c->dying && c->dispatching == 0)
 		fetch_client_destroy(c);
@@ -674,8 +725,9 @@ ht_fetch_client_new(struct event_base *base, struct ht_fetch_client **ret)
 	TAILQ_INIT(&c->xfers);
 	TAILQ_INIT(&c->socks);
 	c->timer = evtimer_new(base, fetch_timer_cb, c);
+	c->sweep = event_new(base, -1, 0, fetch_sweep_cb, c);
 	c->multi = curl_multi_init();
-	if (c->timer == NULL || c->multi == NULL)
+	if (c->timer == NULL || c->sweep == NULL || c->multi == NULL)
 		goto fail;
 	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, fetch_multi_sock_cb) != CURLM_OK ||
 	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
@@ -690,6 +742,8 @@ fail:
 			curl_multi_cleanup(c->multi);
 		if (c->timer != NULL)
 			event_free(c->timer);
+		if (c->sweep != NULL)
+			event_free(c->sweep);
 		free(c);
 	}
 	curl_global_cleanup();
@@ -706,6 +760,7 @@ fetch_client_destroy(struct ht_fetch_client *c)
 	while ((sk = TAILQ_FIRST(&c->socks)) != NULL)
 		fetch_sock_free(c, sk);
 	event_free(c->timer);
+	event_free(c->sweep);
 	free(c);
 	curl_global_cleanup();
 }

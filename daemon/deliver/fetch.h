@@ -90,7 +90,10 @@ struct ht_fetch_req {
  * never NULL, except header_values when no header was asked for, and are
  * valid only during the callback. */
 struct ht_fetch_result {
-	int curl_code;		/* a CURLcode: 0 when a whole response arrived (any status) */
+	/* A CURLcode: 0 when a whole response arrived (any status);
+	 * CURLE_OUT_OF_MEMORY also when the transfer's socket could not be
+	 * watched (only that transfer fails). */
+	int curl_code;
 	const char *curl_error; /* why the transfer failed; "" when curl_code is 0 */
 	long http_status;	/* 0 when no response was received */
 	const char *body;	/* the first max_response bytes of the body, NUL-terminated */
@@ -119,9 +122,10 @@ int ht_fetch_client_new(struct event_base *base, struct ht_fetch_client **ret);
 /* Start req.  On 0, done(res, arg) will be called exactly once, later.
  * Otherwise done is never called: -EINVAL when req is unusable (method,
  * URL, a header, keep_headers, max_response, both body and path, body NULL
- * with a length, path not a regular file), -ENOENT/-EACCES/... when the body file cannot
- * be opened, -EFBIG when its size is not file_size, -ECANCELED while the
- * client is being freed, -ENOMEM, -EIO when curl refuses the request. */
+ * with a length, path not a regular file), -ENOENT/-EACCES/... when the
+ * body file cannot be opened, -EFBIG when its size is not file_size,
+ * -ECANCELED while the client is being freed, -ENOMEM, -EIO when curl
+ * refuses the request. */
 int ht_fetch_start(struct ht_fetch_client *client, const struct ht_fetch_req *req,
     ht_fetch_done_fn done, void *arg);
 

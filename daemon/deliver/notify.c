@@ -32,7 +32,10 @@
 #include "util.h"
 #include "worker.h"
 
-#define NTF_IN_FLIGHT 4			/* POSTs at once per trail */
+/* POSTs at once per subscription: each has its own, so an endpoint that
+ * hangs until the timeout cannot hold up the others (SNS delivers to each
+ * subscription independently). */
+#define NTF_IN_FLIGHT 4
 #define NTF_ENTRY_MAX (16 * 1024)	/* bytes of one queue file */
 #define NTF_SUFFIX ".json"
 
@@ -45,6 +48,7 @@ struct ntf_sub {
 	char *url;
 	char *arn;
 	struct ht_sns_policy policy;
+	unsigned in_flight;		/* busy sends to url */
 };
 
 /* The topic as configured; replaced whole on reload. */
@@ -93,7 +97,6 @@ struct ht_notify {
 	bool configured;		/* configure() ran at least once */
 	struct ht_fetch_client *http;
 	struct event *timer;
-	unsigned in_flight;
 	unsigned jobs;
 	bool dead;
 	struct ht_notify_stats st;
@@ -240,13 +243,48 @@ fail:
 	return v;
 }
 
-static const struct ntf_sub *
+static struct ntf_sub *
 topic_sub(const struct ntf_topic *t, const char *url)
 {
 	for (size_t i = 0; t != NULL && i < t->n_subs; i++)
 		if (strcmp(t->subs[i].url, url) == 0)
 			return &t->subs[i];
 	return NULL;
+}
+
+int
+ht_notify_check_conf(const struct ht_conf *conf, char *err, size_t len)
+{
+	struct ht_sns_signer *signer;
+	struct ht_sns_policy p;
+	char why[512];
+	const char *bad;
+	int v;
+
+	for (size_t i = 0; i < conf->n_topics; i++) {
+		const struct ht_conf_topic *c = &conf->topics[i];
+
+		for (size_t k = 0; k < c->n_subscriptions; k++) {
+			policy_from_conf(&p, &c->subscriptions[k].delivery_policy);
+			bad = ht_sns_policy_invalid(&p);
+			if (bad != NULL) {
+				snprintf(err, len, "%s: topics.%s.subscriptions[%zu].delivery_policy: %s",
+				    conf->path, c->name, k, bad);
+				return -EINVAL;
+			}
+		}
+		if (c->n_subscriptions == 0)
+			continue;
+		v = ht_sns_signer_load(c->signing_key_file, c->signing_cert_url, &signer, why,
+		    sizeof(why));
+		if (v < 0) {
+			snprintf(err, len, "%s: topics.%s.signing_key_file: %s", conf->path, c->name,
+			    why);
+			return -EINVAL;
+		}
+		ht_sns_signer_free(signer);
+	}
+	return 0;
 }
 
 /* ---- queue files ---- */
@@ -504,10 +542,12 @@ send_finished(struct ht_notify *n, struct ntf_send *s)
 static void
 send_result(struct ht_notify *n, struct ntf_send *s, bool ok, const char *why)
 {
+	struct ntf_sub *sub = topic_sub(n->topic, s->url);
 	int64_t delay;
 
 	s->busy = false;
-	n->in_flight--;
+	if (sub != NULL && sub->in_flight > 0)
+		sub->in_flight--;	/* see ht_notify_configure() for reloads */
 	s->attempt++;
 	n->st.latest_attempt_time = (int64_t)time(NULL);
 	n->st.latest_attempt_succeeded = ok;
@@ -613,7 +653,7 @@ ntf_sign_done(void *arg)
 }
 
 static int
-ntf_start(struct ht_notify *n, struct ntf_send *s)
+ntf_start(struct ht_notify *n, struct ntf_send *s, struct ntf_sub *sub)
 {
 	const struct ntf_topic *t = n->topic;
 	struct ntf_job *j = calloc(1, sizeof(*j));
@@ -648,7 +688,7 @@ ntf_start(struct ht_notify *n, struct ntf_send *s)
 		goto fail;
 	n->jobs++;
 	s->busy = true;
-	n->in_flight++;
+	sub->in_flight++;
 	return 0;
 fail:
 	ntf_job_free(j);
@@ -659,11 +699,14 @@ static void
 ntf_pump(struct ht_notify *n)
 {
 	int64_t now = ht_mono_ms(), next = INT64_MAX;
+	const struct ntf_topic *t = n->topic;
 	struct ntf_entry *e, *tmp;
 
-	if (n->dead || n->topic == NULL || n->topic->signer == NULL)
+	if (n->dead || t == NULL || t->signer == NULL)
 		return;
 	for (e = TAILQ_FIRST(&n->entries); e != NULL; e = tmp) {
+		size_t full = 0;
+
 		tmp = TAILQ_NEXT(e, link);
 		if (e->sends == NULL && entry_attach(n, e) < 0)
 			break;
@@ -671,24 +714,33 @@ ntf_pump(struct ht_notify *n)
 			entry_drop(n, e);	/* the topic has no subscriptions */
 			continue;
 		}
-		for (size_t i = 0; i < e->n_sends && n->in_flight < NTF_IN_FLIGHT; i++) {
+		for (size_t i = 0; i < e->n_sends; i++) {
 			struct ntf_send *s = &e->sends[i];
+			struct ntf_sub *sub;
 
 			if (s->busy || s->done)
+				continue;
+			/* Only a subscription's own POSTs hold it back: a
+			 * finishing one pumps again. */
+			sub = topic_sub(t, s->url);
+			if (sub == NULL || sub->in_flight >= NTF_IN_FLIGHT)
 				continue;
 			if (s->not_before > now) {
 				if (s->not_before < next)
 					next = s->not_before;
 				continue;
 			}
-			if (ntf_start(n, s) < 0) {
+			if (ntf_start(n, s, sub) < 0) {
 				next = now + 1000;
-				break;
+				goto out;
 			}
 		}
-		if (n->in_flight >= NTF_IN_FLIGHT)
-			return;	/* a finishing POST pumps again */
+		for (size_t i = 0; i < t->n_subs; i++)
+			full += t->subs[i].in_flight >= NTF_IN_FLIGHT;
+		if (t->n_subs > 0 && full == t->n_subs)
+			return;	/* every subscription is busy */
 	}
+out:
 	if (next != INT64_MAX)
 		ntf_arm(n, next - now);
 }
@@ -792,8 +844,12 @@ ht_notify_configure(struct ht_notify *n, const struct ht_conf *conf, const char 
 		/* Subscriptions removed since the entry fanned out are done. */
 		for (size_t i = 0; i < e->n_sends; i++) {
 			struct ntf_send *s = &e->sends[i];
-			const struct ntf_sub *sub = topic_sub(t, s->url);
+			struct ntf_sub *sub = topic_sub(t, s->url);
 
+			/* The new topic's counts: POSTs still running count,
+			 * and send_result() takes them off by URL. */
+			if (s->busy && sub != NULL)
+				sub->in_flight++;
 			if (s->done || s->busy)
 				continue;
 			if (sub != NULL) {

@@ -42,6 +42,11 @@ struct ht_notify_stats {
 	char latest_error[512];
 };
 
+/* What the config parser cannot judge: every topic's delivery policies
+ * within SNS's limits (all delays together at most an hour) and its signing
+ * key usable.  0, or -EINVAL with one line naming the config file and the
+ * key path in err. */
+int ht_notify_check_conf(const struct ht_conf *conf, char *err, size_t len);
 /* Open (creating) trail's queue under env->state_dir and load what is
  * waiting.  Nothing is sent before ht_notify_configure().  0 or -errno
  * (logged). */

@@ -43,7 +43,7 @@
 #include "deliver/fetch.h"
 #include "deliver/s3.h"
 
-/* Host, the headers of s3_build_headers() and the signer's. */
+/* The headers of s3_build_headers(); then those plus Host and the signer's. */
 #define S3_HDR_MAX (8 + HT_S3_META_MAX)
 #define S3_FETCH_HDR_MAX (1 + S3_HDR_MAX + HT_SIGV4_SIGNED_HEADERS_MAX)
 #define S3_FIELD_MAX 256

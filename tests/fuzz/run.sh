@@ -103,7 +103,7 @@ for f in "$srcdir"/common/*.c; do
 	esac
 done
 sources="$sources $srcdir/daemon/sources/ingest_parse.c $srcdir/daemon/trail/select.c"
-sources="$sources $srcdir/daemon/api/sigv4.c $obj/conf_default.c"
+sources="$sources $srcdir/daemon/api/sigv4.c $srcdir/daemon/deliver/creds.c $obj/conf_default.c"
 
 objects=""
 n=0

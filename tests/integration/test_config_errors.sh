@@ -142,10 +142,10 @@ new_case undefined_bucket
 expect_bad undefined_bucket '10:21: trails[0].s3_bucket_name:' \
 	' bucket "nope" is not defined in buckets:'
 
-new_case s3_bucket
-{ base; printf '  remote:\n    type: s3\n'; } >"$file"
-expect_bad s3_bucket '9:11: buckets.remote.type:' \
-	' "s3" is not supported yet by this build; use type: spool'
+new_case s3_bucket_with_path
+{ base; printf '  remote:\n    type: s3\n    path: /tmp/spool\n'; } >"$file"
+expect_bad s3_bucket_with_path '10:5: buckets.remote.path:' \
+	' path is only for type: spool'
 
 new_case missing_account_id
 printf 'region: test-1\nstate_dir: %s\n' "$state" >"$file"

@@ -52,6 +52,7 @@ find_tool() {
 	TOOL=$WORK/s3_put_tool
 	cc -g -O2 -Wall -I"$BUILD" -I"$TOP/common" -I"$TOP/daemon" -pthread \
 	    "$TOP/tests/unit/s3_put_tool.c" "$TOP/daemon/deliver/s3.c" \
+	    "$TOP/daemon/deliver/fetch.c" \
 	    "$BUILD/libhtdaemon.a" "$BUILD/libhtcommon.a" \
 	    $(pkg-config --libs libevent json-c zlib yaml-0.1 libsystemd libcrypto libcurl) \
 	    -lm -o "$TOOL" 2>"$WORK/build.log" ||

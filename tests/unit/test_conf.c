@@ -131,6 +131,14 @@ test_embedded_default(void **state UNUSED)
 	assert_int_equal(t->delivery.interval_ms, 5 * 60 * 1000);
 	assert_int_equal(t->delivery.max_events, 10000);
 	assert_int_equal(t->delivery.max_bytes, 50 * 1024 * 1024);
+	assert_int_equal(t->delivery.retry_min_ms, 1000);
+	assert_int_equal(t->delivery.retry_max_ms, 5 * 60 * 1000);
+	assert_int_equal(t->outbox_max, 10000);
+	assert_null(t->kms_key_id);
+	assert_int_equal(c->trail_defaults.delivery.interval_ms, 5 * 60 * 1000);
+	assert_int_equal(c->trail_defaults.delivery.retry_min_ms, 1000);
+	assert_int_equal(c->trail_defaults.delivery.retry_max_ms, 5 * 60 * 1000);
+	assert_int_equal(c->trail_defaults.outbox_max, 10000);
 	ht_conf_free(c);
 }
 
@@ -157,6 +165,20 @@ test_defaults(void **state UNUSED)
 	assert_int_equal(c->trails[0].delivery.interval_ms, 300000);
 	assert_int_equal(c->trails[0].delivery.max_events, 10000);
 	assert_int_equal(c->trails[0].delivery.max_bytes, 52428800);
+	assert_int_equal(c->trails[0].delivery.retry_min_ms, 1000);
+	assert_int_equal(c->trails[0].delivery.retry_max_ms, 300000);
+	assert_int_equal(c->trails[0].outbox_max, 10000);
+	assert_null(c->trails[0].kms_key_id);
+	/* trail_defaults shares the trails' defaults. */
+	assert_int_equal(c->trail_defaults.delivery.interval_ms, 300000);
+	assert_int_equal(c->trail_defaults.delivery.max_events, 10000);
+	assert_int_equal(c->trail_defaults.delivery.max_bytes, 52428800);
+	assert_int_equal(c->trail_defaults.delivery.retry_min_ms, 1000);
+	assert_int_equal(c->trail_defaults.delivery.retry_max_ms, 300000);
+	assert_int_equal(c->trail_defaults.outbox_max, 10000);
+	/* A spool bucket has no s3 settings. */
+	assert_null(c->buckets[0].bucket);
+	assert_null(c->buckets[0].endpoint);
 	ht_conf_free(c);
 }
 
@@ -214,6 +236,8 @@ test_everything(void **state UNUSED)
 	    "    - {access_key_id: AKIAAAAAAAAAAAAAAAAB, secret_file: b.secret, access: read}\n"
 	    "topics:\n"
 	    "  log_delivered-1:\n"
+	    "    signing_key_file: /etc/hosttrail/sns.key\n"
+	    "    signing_cert_url: https://certs.example.com/sns.pem\n"
 	    "    subscriptions:\n"
 	    "      - url: https://siem.example.com/hook\n"
 	    "      - url: http://127.0.0.1:9000/\n"
@@ -319,18 +343,6 @@ test_error_undefined_bucket(void **state UNUSED)
 	    "buckets:");
 }
 
-static void
-test_error_s3_bucket(void **state UNUSED)
-{
-	/* Reported even though the s3-only key comes first. */
-	expect_exact("account_id: \"123456789012\"\nregion: r\n"
-	    "buckets:\n"
-	    "  my-s3:\n"
-	    "    endpoint: https://s3.example.com\n"
-	    "    type: s3\n",
-	    "t.yaml:6:11: buckets.my-s3.type: \"s3\" is not supported yet by this build; use "
-	    "type: spool");
-}
 
 static void
 test_error_malformed(void **state UNUSED)
@@ -564,6 +576,460 @@ test_errbuf_sizes(void **state UNUSED)
 	assert_null(c);
 }
 
+/* ---- s3 buckets ---- */
+
+static void
+test_s3_bucket(void **state UNUSED)
+{
+	struct ht_conf *c = load_ok(BASE
+	    "  my-s3:\n"
+	    "    type: s3\n"
+	    "    bucket: real.bucket-name\n"
+	    "    endpoint: https://minio.example.com:9000\n"
+	    "    region: eu-west-1\n"
+	    "    path_style: true\n"
+	    "    ca_file: /etc/ssl/minio.pem\n"
+	    "    server_side_encryption: aws:kms\n"
+	    "    storage_class: STANDARD_IA\n"
+	    "    resolve_to: 127.0.0.1\n"
+	    "    timeout: 90s\n"
+	    "    concurrency: 16\n"
+	    "    credentials:\n"
+	    "      access_key_id: AKIAAAAAAAAAAAAAAAAA\n"
+	    "      secret_file: /etc/s3.secret\n"
+	    "      session_token_file: /etc/s3.token\n"
+	    "  by-profile:\n"
+	    "    type: s3\n"
+	    "    endpoint: 'http://[::1]:8080/'\n"
+	    "    server_side_encryption: AES256\n"
+	    "    resolve_to: '::1'\n"
+	    "    credentials: {profile: backup-writer, shared_credentials_file: /etc/aws.ini}\n"
+	    "  minio:\n"
+	    "    type: s3\n"
+	    "    credentials: {access_key_id: minioadmin, secret_file: minio.secret}\n"
+	    "  swift:\n"
+	    "    type: s3\n"
+	    "    credentials: {access_key_id: 'test:tester', secret_file: swift.secret}\n"
+	    "trails:\n"
+	    "  - name: tr1\n"
+	    "    s3_bucket_name: my-s3\n"
+	    "    kms_key_id: arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd\n"
+	    "    outbox_max: 500\n"
+	    "    delivery: {retry_min: 200ms, retry_max: 1h}\n"
+	    "trail_defaults:\n"
+	    "  outbox_max: 10000000\n"
+	    "  delivery: {retry_min: 1h, retry_max: 24h}\n");
+	const struct ht_conf_bucket *b = ht_conf_bucket(c, "my-s3");
+
+	assert_non_null(b);
+	assert_int_equal(b->type, HT_BUCKET_S3);
+	assert_null(b->path);
+	assert_string_equal(b->bucket, "real.bucket-name");
+	assert_string_equal(b->endpoint, "https://minio.example.com:9000");
+	assert_string_equal(b->region, "eu-west-1");
+	assert_true(b->path_style);
+	assert_string_equal(b->ca_file, "/etc/ssl/minio.pem");
+	assert_int_equal(b->server_side_encryption, HT_SSE_KMS);
+	assert_string_equal(b->storage_class, "STANDARD_IA");
+	assert_string_equal(b->resolve_to, "127.0.0.1");
+	assert_int_equal(b->timeout_ms, 90000);
+	assert_int_equal(b->concurrency, 16);
+	assert_string_equal(b->credentials.access_key_id, "AKIAAAAAAAAAAAAAAAAA");
+	assert_string_equal(b->credentials.secret_file, "/etc/s3.secret");
+	assert_string_equal(b->credentials.session_token_file, "/etc/s3.token");
+	assert_null(b->credentials.profile);
+	assert_null(b->credentials.shared_credentials_file);
+
+	b = ht_conf_bucket(c, "by-profile");
+	assert_non_null(b);
+	assert_string_equal(b->bucket, "by-profile");
+	assert_string_equal(b->endpoint, "http://[::1]:8080/");
+	assert_int_equal(b->server_side_encryption, HT_SSE_AES256);
+	assert_string_equal(b->resolve_to, "::1");
+	assert_null(b->credentials.access_key_id);
+	assert_string_equal(b->credentials.profile, "backup-writer");
+	assert_string_equal(b->credentials.shared_credentials_file, "/etc/aws.ini");
+
+	/* S3-compatible servers' key names. */
+	assert_string_equal(ht_conf_bucket(c, "minio")->credentials.access_key_id, "minioadmin");
+	assert_string_equal(ht_conf_bucket(c, "swift")->credentials.access_key_id, "test:tester");
+
+	assert_string_equal(c->trails[0].kms_key_id,
+	    "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd");
+	assert_int_equal(c->trails[0].outbox_max, 500);
+	assert_int_equal(c->trails[0].delivery.retry_min_ms, 200);
+	assert_int_equal(c->trails[0].delivery.retry_max_ms, 3600000);
+	assert_int_equal(c->trail_defaults.outbox_max, 10000000);
+	assert_int_equal(c->trail_defaults.delivery.retry_min_ms, 3600000);
+	assert_int_equal(c->trail_defaults.delivery.retry_max_ms, 24 * 3600000);
+	ht_conf_free(c);
+}
+
+static void
+test_s3_defaults(void **state UNUSED)
+{
+	struct ht_conf *c = load_ok(BASE "  logs.example-1:\n    type: s3\n");
+	const struct ht_conf_bucket *b = ht_conf_bucket(c, "logs.example-1");
+
+	assert_non_null(b);
+	assert_int_equal(b->type, HT_BUCKET_S3);
+	assert_string_equal(b->bucket, "logs.example-1");	/* the map key */
+	assert_null(b->endpoint);
+	assert_null(b->region);
+	assert_false(b->path_style);
+	assert_null(b->ca_file);
+	assert_int_equal(b->server_side_encryption, HT_SSE_NONE);
+	assert_null(b->storage_class);
+	assert_null(b->resolve_to);
+	assert_int_equal(b->timeout_ms, 5 * 60 * 1000);
+	assert_int_equal(b->concurrency, 4);
+	assert_null(b->credentials.access_key_id);
+	assert_null(b->credentials.secret_file);
+	assert_null(b->credentials.session_token_file);
+	assert_null(b->credentials.profile);
+	assert_null(b->credentials.shared_credentials_file);
+	ht_conf_free(c);
+}
+
+/* Lines 8-9: an s3 bucket "s3b"; cases append its keys from line 10. */
+#define S3B BASE "  s3b:\n    type: s3\n"
+
+static void
+test_error_s3_keys(void **state UNUSED)
+{
+	expect_exact(S3B "    path: x\n",
+	    "t.yaml:10:5: buckets.s3b.path: path is only for type: spool");
+	/* Reported before the value's own error, wherever type is. */
+	expect_exact(BASE "  sp-b:\n    endpoint: nope\n    type: spool\n    path: p\n",
+	    "t.yaml:9:5: buckets.sp-b.endpoint: endpoint is only for type: s3");
+	expect_exact(BASE "  sp-b: {type: spool, path: p, credentials: {profile: x}}\n",
+	    "t.yaml:8:32: buckets.sp-b.credentials: credentials is only for type: s3");
+	expect_error(S3B "    paths: x\n",
+	    "t.yaml:10:5: buckets.s3b.paths: unknown key \"paths\"; expected one of: type, path, "
+	    "bucket, endpoint,");
+	expect_exact(S3B "    bucket: My_Bucket\n",
+	    "t.yaml:10:13: buckets.s3b.bucket: \"My_Bucket\" is not a valid bucket name: may "
+	    "contain only lowercase letters, numbers, periods and dashes");
+	expect_exact(S3B "    region: EU\n",
+	    "t.yaml:10:13: buckets.s3b.region: \"EU\" is not a valid region: must be 1 to 64 "
+	    "lowercase letters, numbers or dashes");
+	expect_exact(S3B "    path_style: maybe\n",
+	    "t.yaml:10:17: buckets.s3b.path_style: \"maybe\" is not a boolean (use true or "
+	    "false)");
+	expect_exact(S3B "    ca_file: ~/ca.pem\n",
+	    "t.yaml:10:14: buckets.s3b.ca_file: \"~/ca.pem\" is not a valid file name: \"~\" is "
+	    "not expanded; write the full path");
+	expect_exact(S3B "    server_side_encryption: aws:kms:dsse\n",
+	    "t.yaml:10:29: buckets.s3b.server_side_encryption: unknown server-side encryption "
+	    "\"aws:kms:dsse\"; expected one of: none, AES256, aws:kms");
+	expect_exact(S3B "    storage_class: standard\n",
+	    "t.yaml:10:20: buckets.s3b.storage_class: \"standard\" is not a valid storage class: "
+	    "must be 1 to 64 uppercase letters, numbers or underscores, e.g. STANDARD_IA");
+	expect_exact(S3B "    resolve_to: localhost\n",
+	    "t.yaml:10:17: buckets.s3b.resolve_to: \"localhost\" is not a valid IP address: must "
+	    "be a numeric IPv4 or IPv6 address (no brackets, no host name)");
+	expect_error(S3B "    resolve_to: '[::1]'\n",
+	    "t.yaml:10:17: buckets.s3b.resolve_to: \"[::1]\" is not a valid IP address");
+	expect_exact(S3B "    timeout: 500ms\n",
+	    "t.yaml:10:14: buckets.s3b.timeout: \"500ms\" is out of range (1s to 1h)");
+	expect_exact(S3B "    timeout: 2h\n",
+	    "t.yaml:10:14: buckets.s3b.timeout: \"2h\" is out of range (1s to 1h)");
+	expect_exact(S3B "    concurrency: 0\n",
+	    "t.yaml:10:18: buckets.s3b.concurrency: \"0\" is out of range (1 to 64)");
+	expect_exact(S3B "    concurrency: 65\n",
+	    "t.yaml:10:18: buckets.s3b.concurrency: \"65\" is out of range (1 to 64)");
+}
+
+static void
+test_error_s3_endpoint(void **state UNUSED)
+{
+	static const struct {
+		const char *endpoint, *why;
+	} bad[] = {
+		{ "ftp://s3.example.com", "must start with http:// or https://" },
+		{ "HTTPS://s3.example.com", "must start with http:// or https://" },
+		{ "s3.example.com", "must start with http:// or https://" },
+		{ "https://", "must have a host after the scheme" },
+		{ "https://:9000", "must have a host after the scheme" },
+		{ "https://s3.example.com/bucket", "must be only http(s)://HOST[:PORT], with no "
+		    "path, query or fragment" },
+		{ "https://s3.example.com//", "must be only http(s)://HOST[:PORT], with no path, "
+		    "query or fragment" },
+		{ "https://s3.example.com?x=1", "must be only http(s)://HOST[:PORT], with no path, "
+		    "query or fragment" },
+		{ "https://key:secret@s3.example.com", "must not contain user info (user@host); "
+		    "keys go in credentials:" },
+		{ "https://s3.example.com:0", "the port must be a number from 1 to 65535" },
+		{ "https://s3.example.com:65536", "the port must be a number from 1 to 65535" },
+		{ "https://s3.example.com:", "the port must be a number from 1 to 65535" },
+		{ "https://s3.example.com:80x", "the port must be a number from 1 to 65535" },
+		{ "https://s3_example.com", "the host may contain only letters, numbers, periods "
+		    "and dashes (an IPv6 address goes in brackets)" },
+		{ "https://::1:9000", "must have a host after the scheme" },
+		{ "https://[::1", "an IPv6 host must be in brackets, e.g. https://[::1]:9000" },
+		{ "https://[zz::1]", "the host in brackets is not an IPv6 address" },
+		{ "https://[::1]x", "must be only http(s)://HOST[:PORT], with no path, query or "
+		    "fragment" },
+		{ "https://[::1]:9000/x", "must be only http(s)://HOST[:PORT], with no path, "
+		    "query or fragment" },
+		{ "https://a b", "the host may contain only letters, numbers, periods and dashes "
+		    "(an IPv6 address goes in brackets)" },
+	};
+	static const char *const good[] = { "http://127.0.0.1:9000", "https://S3.Example.com/",
+		"https://[fe80::1]", "http://h:65535", "https://s3.eu-west-1.amazonaws.com" };
+	char yaml[256], want[384];
+	struct ht_conf *c;
+
+	for (size_t i = 0; i < N(good); i++) {
+		snprintf(yaml, sizeof(yaml), S3B "    endpoint: '%s'\n", good[i]);
+		c = load_ok(yaml);
+		assert_string_equal(c->buckets[1].endpoint, good[i]);
+		ht_conf_free(c);
+	}
+	for (size_t i = 0; i < N(bad); i++) {
+		snprintf(yaml, sizeof(yaml), S3B "    endpoint: '%s'\n", bad[i].endpoint);
+		snprintf(want, sizeof(want), "t.yaml:10:15: buckets.s3b.endpoint: \"%s\" is not a "
+		    "valid endpoint: %s", bad[i].endpoint, bad[i].why);
+		expect_exact(yaml, want);
+	}
+}
+
+static void
+test_error_s3_credentials(void **state UNUSED)
+{
+	expect_exact(S3B "    credentials:\n      access_key_id: 'AKIA KEY'\n",
+	    "t.yaml:11:22: buckets.s3b.credentials.access_key_id: \"AKIA KEY\" is not a valid "
+	    "access key ID: must be 1 to 128 letters, numbers, ':', '_' or '-'");
+	expect_exact(S3B "    credentials:\n      access_key_id: AKIAAAAAAAAAAAAAAAAA\n",
+	    "t.yaml:11:22: buckets.s3b.credentials.access_key_id: needs secret_file (the file "
+	    "holding the secret access key)");
+	expect_exact(S3B "    credentials:\n      secret_file: s3.secret\n",
+	    "t.yaml:11:20: buckets.s3b.credentials.secret_file: needs access_key_id");
+	expect_exact(S3B "    credentials:\n      session_token_file: s3.token\n",
+	    "t.yaml:11:27: buckets.s3b.credentials.session_token_file: needs access_key_id and "
+	    "secret_file");
+	expect_exact(S3B "    credentials:\n"
+	    "      access_key_id: AKIAAAAAAAAAAAAAAAAA\n"
+	    "      secret_file: s3.secret\n"
+	    "      profile: prod\n",
+	    "t.yaml:13:16: buckets.s3b.credentials.profile: cannot be combined with "
+	    "access_key_id; take the keys from a profile or give them here, not both");
+	expect_exact(S3B "    credentials:\n"
+	    "      profile: prod\n"
+	    "      session_token_file: s3.token\n",
+	    "t.yaml:11:16: buckets.s3b.credentials.profile: cannot be combined with "
+	    "session_token_file; take the keys from a profile or give them here, not both");
+	expect_exact(S3B "    credentials:\n"
+	    "      access_key_id: AKIAAAAAAAAAAAAAAAAA\n"
+	    "      secret_file: s3.secret\n"
+	    "      shared_credentials_file: /etc/aws.ini\n",
+	    "t.yaml:13:32: buckets.s3b.credentials.shared_credentials_file: is not read when "
+	    "access_key_id is given; remove one of them");
+	expect_exact(S3B "    credentials:\n      profile: '[prod]'\n",
+	    "t.yaml:11:16: buckets.s3b.credentials.profile: \"[prod]\" is not a valid profile "
+	    "name: must be printable ASCII without spaces or brackets");
+	expect_exact(S3B "    credentials:\n      secret_key: x\n",
+	    "t.yaml:11:7: buckets.s3b.credentials.secret_key: unknown key \"secret_key\"; "
+	    "expected one of: access_key_id, secret_file, session_token_file, profile, "
+	    "shared_credentials_file");
+	expect_exact(S3B "    credentials: AKIAAAAAAAAAAAAAAAAA\n",
+	    "t.yaml:10:18: buckets.s3b.credentials: expected a mapping, found a single value");
+}
+
+/* ---- topics ---- */
+
+/* Lines 8-13: topic "tt" with its signing key and one subscription; cases
+ * append the subscription's keys from line 14. */
+#define TOPIC_TT BASE "topics:\n  tt:\n" \
+	"    signing_key_file: sns.key\n" \
+	"    signing_cert_url: https://certs.example.com/tt.pem\n" \
+	"    subscriptions:\n" \
+	"      - url: https://siem.example.com/hook\n"
+
+static void
+test_topic(void **state UNUSED)
+{
+	struct ht_conf *c = load_ok(BASE "topics:\n"
+	    "  tt:\n"
+	    "    signing_key_file: /etc/hosttrail/sns.key\n"
+	    "    signing_cert_url: https://certs.example.com/x/sns.pem\n"
+	    "    signature_version: 1\n"
+	    "    ca_file: /etc/ssl/siem.pem\n"
+	    "    timeout: 5m\n"
+	    "    subscriptions:\n"
+	    "      - url: https://siem.example.com/hook\n"
+	    "        delivery_policy:\n"
+	    "          num_retries: 100\n"
+	    "          num_no_delay_retries: 1\n"
+	    "          num_min_delay_retries: 2\n"
+	    "          num_max_delay_retries: 97\n"
+	    "          min_delay: 1\n"
+	    "          max_delay: 3600\n"
+	    "          backoff: exponential\n"
+	    "      - url: http://127.0.0.1:9000/\n"
+	    "        delivery_policy: {min_delay: 500ms, max_delay: 20s, backoff: geometric}\n"
+	    "      - url: http://127.0.0.1:9001/\n"
+	    "  quiet: {}\n");
+	const struct ht_conf_topic *t = ht_conf_topic(c, "tt");
+	const struct ht_conf_delivery_policy *p;
+
+	assert_non_null(t);
+	assert_string_equal(t->signing_key_file, "/etc/hosttrail/sns.key");
+	assert_string_equal(t->signing_cert_url, "https://certs.example.com/x/sns.pem");
+	assert_int_equal(t->signature_version, 1);
+	assert_string_equal(t->ca_file, "/etc/ssl/siem.pem");
+	assert_int_equal(t->timeout_ms, 300000);
+	assert_int_equal(t->n_subscriptions, 3);
+	p = &t->subscriptions[0].delivery_policy;
+	assert_int_equal(p->num_retries, 100);
+	assert_int_equal(p->num_no_delay_retries, 1);
+	assert_int_equal(p->num_min_delay_retries, 2);
+	assert_int_equal(p->num_max_delay_retries, 97);
+	assert_int_equal(p->min_delay_ms, 1000);	/* bare numbers are seconds, as SNS's */
+	assert_int_equal(p->max_delay_ms, 3600000);
+	assert_int_equal(p->backoff, HT_CONF_BACKOFF_EXPONENTIAL);
+	p = &t->subscriptions[1].delivery_policy;
+	assert_int_equal(p->num_retries, 3);
+	assert_int_equal(p->min_delay_ms, 500);
+	assert_int_equal(p->max_delay_ms, 20000);
+	assert_int_equal(p->backoff, HT_CONF_BACKOFF_GEOMETRIC);
+	/* SNS's default policy. */
+	p = &t->subscriptions[2].delivery_policy;
+	assert_int_equal(p->num_retries, 3);
+	assert_int_equal(p->num_no_delay_retries, 0);
+	assert_int_equal(p->num_min_delay_retries, 0);
+	assert_int_equal(p->num_max_delay_retries, 0);
+	assert_int_equal(p->min_delay_ms, 20000);
+	assert_int_equal(p->max_delay_ms, 20000);
+	assert_int_equal(p->backoff, HT_CONF_BACKOFF_LINEAR);
+
+	/* A topic without subscriptions needs no key; the defaults. */
+	t = ht_conf_topic(c, "quiet");
+	assert_non_null(t);
+	assert_int_equal(t->n_subscriptions, 0);
+	assert_null(t->signing_key_file);
+	assert_null(t->signing_cert_url);
+	assert_int_equal(t->signature_version, 2);
+	assert_null(t->ca_file);
+	assert_int_equal(t->timeout_ms, 15000);
+	ht_conf_free(c);
+}
+
+static void
+test_error_topic(void **state UNUSED)
+{
+	expect_exact(BASE "topics:\n  tt:\n    subscriptions:\n      - url: https://x.example/\n",
+	    "t.yaml:10:5: topics.tt.signing_key_file: required key is missing: topic \"tt\" has "
+	    "subscriptions, and every notification is signed");
+	expect_exact(BASE "topics:\n  tt: {subscriptions: [{url: 'https://x.example/'}]}\n",
+	    "t.yaml:9:7: topics.tt.signing_key_file: required key is missing: topic \"tt\" has "
+	    "subscriptions, and every notification is signed");
+	expect_exact(BASE "topics:\n  tt:\n    signing_key_file: k.pem\n",
+	    "t.yaml:10:5: topics.tt.signing_cert_url: required key is missing: it goes with "
+	    "signing_key_file");
+	expect_exact(BASE "topics:\n  tt:\n    signing_cert_url: https://c.example/c.pem\n",
+	    "t.yaml:10:23: topics.tt.signing_cert_url: needs signing_key_file");
+	expect_exact(BASE "topics:\n  tt:\n    signing_cert_url: http://c.example/c.pem\n",
+	    "t.yaml:10:23: topics.tt.signing_cert_url: \"http://c.example/c.pem\" is not a valid "
+	    "certificate URL: must start with https://");
+	expect_exact(BASE "topics:\n  tt:\n    signing_cert_url: https://c.example/c.crt\n",
+	    "t.yaml:10:23: topics.tt.signing_cert_url: \"https://c.example/c.crt\" is not a valid "
+	    "certificate URL: must be https://HOST/PATH with a path ending in .pem");
+	expect_exact(BASE "topics:\n  tt:\n    signing_key_file: ''\n",
+	    "t.yaml:10:23: topics.tt.signing_key_file: \"\" is not a valid file name: must not be "
+	    "empty");
+	expect_exact(BASE "topics:\n  tt:\n    signature_version: 3\n",
+	    "t.yaml:10:24: topics.tt.signature_version: \"3\" is out of range (1 to 2)");
+	expect_exact(BASE "topics:\n  tt:\n    timeout: 10m\n",
+	    "t.yaml:10:14: topics.tt.timeout: \"10m\" is out of range (1s to 5m)");
+	expect_exact(BASE "topics:\n  tt:\n    subscriptions:\n      - url: ws://x.example/\n",
+	    "t.yaml:11:14: topics.tt.subscriptions[0].url: \"ws://x.example/\" is not a valid "
+	    "URL: must start with http:// or https://");
+}
+
+static void
+test_error_delivery_policy(void **state UNUSED)
+{
+	expect_exact(TOPIC_TT "        delivery_policy:\n          backoff: quadratic\n",
+	    "t.yaml:15:20: topics.tt.subscriptions[0].delivery_policy.backoff: unknown backoff "
+	    "function \"quadratic\"; expected one of: linear, arithmetic, geometric, exponential");
+	expect_exact(TOPIC_TT "        delivery_policy:\n          num_retries: 101\n",
+	    "t.yaml:15:24: topics.tt.subscriptions[0].delivery_policy.num_retries: \"101\" is out "
+	    "of range (0 to 100)");
+	expect_exact(TOPIC_TT "        delivery_policy:\n"
+	    "          num_retries: 2\n"
+	    "          num_no_delay_retries: 1\n"
+	    "          num_max_delay_retries: 2\n",
+	    "t.yaml:15:24: topics.tt.subscriptions[0].delivery_policy.num_retries: 2 is less than "
+	    "num_no_delay_retries + num_min_delay_retries + num_max_delay_retries (3)");
+	/* Against the default num_retries (3): pointed at the policy. */
+	expect_exact(TOPIC_TT "        delivery_policy:\n          num_min_delay_retries: 4\n",
+	    "t.yaml:15:11: topics.tt.subscriptions[0].delivery_policy.num_retries: 3 is less than "
+	    "num_no_delay_retries + num_min_delay_retries + num_max_delay_retries (4)");
+	expect_exact(TOPIC_TT "        delivery_policy: {min_delay: 0}\n",
+	    "t.yaml:14:38: topics.tt.subscriptions[0].delivery_policy.min_delay: \"0\" is out of "
+	    "range (1ms to 1h)");
+	expect_exact(TOPIC_TT "        delivery_policy: {max_delay: 3601}\n",
+	    "t.yaml:14:38: topics.tt.subscriptions[0].delivery_policy.max_delay: \"3601\" is out "
+	    "of range (1ms to 1h)");
+	expect_exact(TOPIC_TT "        delivery_policy: {min_delay: 30s, max_delay: 10s}\n",
+	    "t.yaml:14:54: topics.tt.subscriptions[0].delivery_policy.max_delay: 10s is less "
+	    "than min_delay (30s)");
+	/* max_delay left at its default (20s): pointed at min_delay. */
+	expect_exact(TOPIC_TT "        delivery_policy: {min_delay: 1m}\n",
+	    "t.yaml:14:38: topics.tt.subscriptions[0].delivery_policy.min_delay: 1m is more than "
+	    "max_delay (20s)");
+	expect_error(TOPIC_TT "        delivery_policy: {minDelayTarget: 1}\n",
+	    "t.yaml:14:27: topics.tt.subscriptions[0].delivery_policy.minDelayTarget: unknown "
+	    "key");
+}
+
+/* ---- trails' new keys ---- */
+
+/* Lines 8-10: trail tr1 on spool-a; cases append from line 11. */
+#define TRAIL_TR1 BASE "trails:\n  - name: tr1\n    s3_bucket_name: spool-a\n"
+
+static void
+test_error_trail_delivery(void **state UNUSED)
+{
+	expect_exact(TRAIL_TR1 "    delivery:\n      retry_min: 10s\n      retry_max: 5s\n",
+	    "t.yaml:13:18: trails[0].delivery.retry_max: 5s is less than retry_min (10s)");
+	expect_exact(TRAIL_TR1 "    delivery:\n      retry_min: 10m\n",
+	    "t.yaml:12:18: trails[0].delivery.retry_min: 10m is more than retry_max (5m)");
+	expect_exact(TRAIL_TR1 "    delivery:\n      retry_max: 1s\n      retry_min: 2s\n",
+	    "t.yaml:12:18: trails[0].delivery.retry_max: 1s is less than retry_min (2s)");
+	expect_exact(TRAIL_TR1 "    delivery:\n      retry_min: 50ms\n",
+	    "t.yaml:12:18: trails[0].delivery.retry_min: \"50ms\" is out of range (100ms to 1h)");
+	expect_exact(TRAIL_TR1 "    delivery:\n      retry_max: 25h\n",
+	    "t.yaml:12:18: trails[0].delivery.retry_max: \"25h\" is out of range (1s to 1d)");
+	expect_exact(TRAIL_TR1 "    outbox_max: 0\n",
+	    "t.yaml:11:17: trails[0].outbox_max: \"0\" is out of range (1 to 10000000)");
+	expect_exact(TRAIL_TR1 "    outbox_max: 10000001\n",
+	    "t.yaml:11:17: trails[0].outbox_max: \"10000001\" is out of range (1 to 10000000)");
+	expect_exact(BASE "trail_defaults:\n  outbox_max: 0\n",
+	    "t.yaml:9:15: trail_defaults.outbox_max: \"0\" is out of range (1 to 10000000)");
+	expect_exact(BASE "trail_defaults:\n  delivery: {retry_min: 1h, retry_max: 30m}\n",
+	    "t.yaml:9:40: trail_defaults.delivery.retry_max: 30m is less than retry_min (1h)");
+}
+
+static void
+test_error_trail_kms(void **state UNUSED)
+{
+	expect_exact(TRAIL_TR1 "    kms_key_id: ''\n",
+	    "t.yaml:11:17: trails[0].kms_key_id: \"\" is not a valid KMS key ID: must be 1 to "
+	    "2048 characters");
+	expect_exact(TRAIL_TR1 "    kms_key_id: 'alias/my key'\n",
+	    "t.yaml:11:17: trails[0].kms_key_id: \"alias/my key\" is not a valid KMS key ID: must "
+	    "be printable ASCII without spaces");
+	expect_exact(TRAIL_TR1 "    kms_key_id: alias/hosttrail\n",
+	    "t.yaml:11:17: trails[0].kms_key_id: bucket \"spool-a\" does not use "
+	    "server_side_encryption: aws:kms, so it would not use the key");
+	expect_exact(BASE "  s3b: {type: s3, server_side_encryption: AES256}\n"
+	    "trails:\n  - {name: tr1, s3_bucket_name: s3b, kms_key_id: alias/hosttrail}\n",
+	    "t.yaml:10:50: trails[0].kms_key_id: bucket \"s3b\" does not use "
+	    "server_side_encryption: aws:kms, so it would not use the key");
+}
+
 /* ---- paths ---- */
 
 static void
@@ -644,6 +1110,32 @@ test_load_file(void **state UNUSED)
 	ht_conf_free(c);
 	rm_tmp(&t);
 
+	/* So are an s3 bucket's and a topic's files. */
+	write_tmp(&t, BASE "  s3b:\n    type: s3\n    ca_file: ca/s3.pem\n"
+	    "    credentials: {access_key_id: AKIAAAAAAAAAAAAAAAAA, secret_file: s3.secret,\n"
+	    "      session_token_file: /run/s3.token}\n"
+	    "  s3p:\n    type: s3\n"
+	    "    credentials: {profile: p1, shared_credentials_file: aws/credentials}\n"
+	    "topics:\n  tt:\n    signing_key_file: sns.key\n"
+	    "    signing_cert_url: https://c.example/sns.pem\n    ca_file: /etc/ca.pem\n");
+	c = NULL;
+	assert_int_equal(ht_conf_load(t.file, &c, errbuf, sizeof(errbuf)), 0);
+	snprintf(want, sizeof(want), "%s/ca/s3.pem", t.dir);
+	assert_string_equal(ht_conf_bucket(c, "s3b")->ca_file, want);
+	snprintf(want, sizeof(want), "%s/s3.secret", t.dir);
+	assert_string_equal(ht_conf_bucket(c, "s3b")->credentials.secret_file, want);
+	assert_string_equal(ht_conf_bucket(c, "s3b")->credentials.session_token_file,
+	    "/run/s3.token");
+	snprintf(want, sizeof(want), "%s/aws/credentials", t.dir);
+	assert_string_equal(ht_conf_bucket(c, "s3p")->credentials.shared_credentials_file, want);
+	snprintf(want, sizeof(want), "%s/sns.key", t.dir);
+	assert_string_equal(ht_conf_topic(c, "tt")->signing_key_file, want);
+	assert_string_equal(ht_conf_topic(c, "tt")->ca_file, "/etc/ca.pem");
+	/* A spool path stays relative: it is under state_dir, not the config's. */
+	assert_string_equal(ht_conf_bucket(c, "spool-a")->path, "spool");
+	ht_conf_free(c);
+	rm_tmp(&t);
+
 	/* Errors name the file as it was given. */
 	write_tmp(&t, BASE "bogus: 1\n");
 	c = NULL;
@@ -684,6 +1176,8 @@ oom_loop(const char *path)
 		r = ht_conf_load(path, &c, errbuf, sizeof(errbuf));
 		alloc_fail_at = 0;
 		if (alloc_calls < n) {		/* nothing left to fail */
+			if (r != 0)
+				print_message("unexpected error: %s\n", errbuf);
 			assert_int_equal(r, 0);
 			ht_conf_free(c);
 			break;
@@ -711,11 +1205,22 @@ test_out_of_memory(void **state UNUSED)
 		skip();
 	}
 	oom_loop(NULL);
-	write_tmp(&t, BASE "api:\n  credentials:\n"
+	write_tmp(&t, BASE
+	    "  s3b:\n    type: s3\n    endpoint: http://127.0.0.1:9000\n    region: r2\n"
+	    "    ca_file: ca.pem\n    server_side_encryption: aws:kms\n"
+	    "    storage_class: STANDARD\n    resolve_to: 127.0.0.1\n"
+	    "    credentials: {access_key_id: AKIAAAAAAAAAAAAAAAAA, secret_file: s3.secret,\n"
+	    "      session_token_file: s3.token}\n"
+	    "  s3p: {type: s3, bucket: real-bucket,\n"
+	    "    credentials: {profile: p, shared_credentials_file: aws.ini}}\n"
+	    "api:\n  credentials:\n"
 	    "    - {access_key_id: AKIAAAAAAAAAAAAAAAAA, secret_file: admin.secret}\n"
-	    "topics: {tt: {subscriptions: [{url: 'http://x/'}]}}\n"
+	    "topics: {tt: {signing_key_file: k.pem, signing_cert_url: 'https://c/c.pem',\n"
+	    "  ca_file: ca.pem, subscriptions: [{url: 'http://x/',\n"
+	    "  delivery_policy: {num_retries: 5, backoff: exponential}}]}}\n"
 	    "sources: [{type: ingest}]\n"
-	    "trails: [{name: tr1, s3_bucket_name: spool-a, sns_topic_name: tt}]\n");
+	    "trails: [{name: tr1, s3_bucket_name: spool-a, sns_topic_name: tt},\n"
+	    "  {name: tr2, s3_bucket_name: s3b, kms_key_id: alias/k, outbox_max: 5}]\n");
 	oom_loop(t.file);
 	rm_tmp(&t);
 }
@@ -733,7 +1238,6 @@ main(void)
 		cmocka_unit_test(test_error_bad_trail_name),
 		cmocka_unit_test(test_error_sixth_trail),
 		cmocka_unit_test(test_error_undefined_bucket),
-		cmocka_unit_test(test_error_s3_bucket),
 		cmocka_unit_test(test_error_malformed),
 		cmocka_unit_test(test_error_keys),
 		cmocka_unit_test(test_error_account_region),
@@ -744,6 +1248,16 @@ main(void)
 		cmocka_unit_test(test_error_yaml_structure),
 		cmocka_unit_test(test_error_one_line),
 		cmocka_unit_test(test_errbuf_sizes),
+		cmocka_unit_test(test_s3_bucket),
+		cmocka_unit_test(test_s3_defaults),
+		cmocka_unit_test(test_error_s3_keys),
+		cmocka_unit_test(test_error_s3_endpoint),
+		cmocka_unit_test(test_error_s3_credentials),
+		cmocka_unit_test(test_topic),
+		cmocka_unit_test(test_error_topic),
+		cmocka_unit_test(test_error_delivery_policy),
+		cmocka_unit_test(test_error_trail_delivery),
+		cmocka_unit_test(test_error_trail_kms),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_load_unreadable),
