@@ -892,6 +892,10 @@ ht_outbox_configure(struct ht_outbox *o, const struct ht_conf *conf,
 		    b->name);
 		return v;
 	}
+	/* Staging files a crash left in a spool (a copy across filesystems
+	 * interrupted); at start only, never under a placement in progress. */
+	if (!o->configured && t.type == HT_BUCKET_SPOOL)
+		(void)ht_spool_clean(t.spool_root);
 	/* Uploads in flight finish against the old target: they hold copies
 	 * of what they need, except the credentials, which were already used. */
 	target_clear(&o->t);
