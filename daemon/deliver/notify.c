@@ -487,7 +487,7 @@ ntf_scan(struct ht_notify *n)
 		count++;
 	}
 	closedir(d);
-	if (v == 0)
+	if (v == 0 && count > 0)	/* names is NULL for an empty queue */
 		qsort(names, count, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < count; i++) {
 		struct ntf_entry *e = v == 0 ? entry_load(n, names[i]) : NULL;
