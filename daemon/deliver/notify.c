@@ -81,6 +81,7 @@ struct ntf_entry {
 	char *name;
 	char *bucket, *key;
 	char message_id[HT_UUID_LEN];
+	int64_t published_ms;		/* the Timestamp, the same on every retry */
 	struct ntf_send *sends;
 	size_t n_sends;
 	size_t left;			/* sends not done */
@@ -304,7 +305,8 @@ ht_notify_entry_write(const char *dir, const char *bucket, const char *key, char
 	if (v < 0)
 		return v;
 	/* Names sort by time: entries load oldest first. */
-	if (snprintf(name, len, "%013lld-%s%s", (long long)ht_now_ms(), uniq, NTF_SUFFIX) >=
+	now = ht_now_ms();
+	if (snprintf(name, len, "%013lld-%s%s", (long long)now, uniq, NTF_SUFFIX) >=
 	    (int)len || snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	j = json_object_new_object();
@@ -313,6 +315,7 @@ ht_notify_entry_write(const char *dir, const char *bucket, const char *key, char
 	json_object_object_add(j, "bucket", json_object_new_string(bucket));
 	json_object_object_add(j, "key", json_object_new_string(key));
 	json_object_object_add(j, "messageId", json_object_new_string(uuid));
+	json_object_object_add(j, "publishedMs", json_object_new_int64(now));
 	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
 	v = text ? ht_write_file_atomic(path, text, strlen(text), 0640) : -ENOMEM;
 	json_object_put(j);
@@ -413,6 +416,12 @@ entry_load(struct ht_notify *n, const char *name)
 		goto out;
 	}
 	memcpy(e->message_id, json_object_get_string(m), HT_UUID_LEN);
+	/* SNS's Timestamp is when the message was published: a retry or a
+	 * resend after a restart carries the first one. */
+	if (json_object_object_get_ex(j, "publishedMs", &b) && json_object_is_type(b, json_type_int))
+		e->published_ms = json_object_get_int64(b);
+	if (e->published_ms <= 0)
+		e->published_ms = ht_now_ms();
 out:
 	json_object_put(j);
 	free(text);
@@ -683,6 +692,7 @@ ntf_start(struct ht_notify *n, struct ntf_send *s, struct ntf_sub *sub)
 	j->p.subscription_arn = j->sub_arn;
 	j->p.message = j->message;
 	j->p.message_id = j->message_id;
+	j->p.now_ms = s->e->published_ms;
 	j->p.version = t->version;
 	if (ht_worker_submit(n->env.io, ntf_sign_work, ntf_sign_done, j) < 0)
 		goto fail;

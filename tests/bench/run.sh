@@ -3,15 +3,21 @@
 #
 #   run.sh SRCDIR BUILDDIR
 #
-# Builds nothing (make has built hosttraild and tests/bench/bench_history).
+# Builds nothing (make has built hosttraild, tests/bench/bench_history and
+# tests/bench/bench_gzip).
 # Runs, printing each one's tables and how long it took:
 #   1. bench_ingest.py: PutAuditEvents throughput of the daemon,
 #   2. bench_history at 1M events over 90 days,
 #   3. bench_history at 10M events (takes a while and ~10 GB of disk: skipped
-#      when BENCH_QUICK=1 or when less than 20 GB is free where it writes).
-# Each run is bounded by timeout(1) (BENCH_TIMEOUT_INGEST / _1M / _10M,
-# seconds).  Everything is written under one directory made in $TMPDIR
-# (else /var/tmp) and removed at the end, even after a timeout or ^C.
+#      when BENCH_QUICK=1 or when less than 20 GB is free where it writes),
+#   4. bench_delivery.py: S3 delivery throughput to a local Swift (s3api) on
+#      loopback with 5 trails (skipped when Swift is missing and cannot be
+#      installed: swift.sh exits 77; HT_NO_APT=1 forbids installing it),
+#   5. bench_gzip: the gzip cost of building a log file against gzip -6.
+# Each run is bounded by timeout(1) (BENCH_TIMEOUT_INGEST / _1M / _10M /
+# _DELIVERY / _GZIP, seconds).  Everything is written under one directory
+# made in $TMPDIR (else /var/tmp) and removed at the end, even after a
+# timeout or ^C.  A benchmark exiting 77 is reported as skipped.
 # Exit status: 1 if any benchmark failed (an error, not a missed target).
 set -u
 
@@ -43,6 +49,11 @@ run() {
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		echo "######## $name: TIMED OUT after ${took}s ########"
 		status=1
+	elif [ "$rc" -eq 77 ]; then
+		echo "######## $name: SKIPPED (exit 77) after ${took}s ########"
+		summary="$summary
+  $name: skipped (exit 77), ${took}s"
+		return
 	elif [ "$rc" -ne 0 ]; then
 		echo "######## $name: FAILED (exit $rc) after ${took}s ########"
 		status=1
@@ -75,6 +86,11 @@ else
 	run "history, 10M events" "${BENCH_TIMEOUT_10M:-10800}" \
 		"$bench_history" --events 10000000
 fi
+
+run "delivery to Swift S3, 5 trails (bench_delivery.py)" "${BENCH_TIMEOUT_DELIVERY:-1800}" \
+	"$python" "$srcdir/tests/bench/bench_delivery.py" --daemon "$builddir/hosttraild"
+run "gzip vs gzip -6 (bench_gzip)" "${BENCH_TIMEOUT_GZIP:-600}" \
+	"$builddir/tests/bench/bench_gzip"
 
 echo
 echo "######## benchmarks:$summary"
