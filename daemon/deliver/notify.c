@@ -297,6 +297,7 @@ ht_notify_entry_write(const char *dir, const char *bucket, const char *key, char
 	char path[PATH_MAX], uuid[HT_UUID_LEN], uniq[9];
 	struct json_object *j;
 	const char *text;
+	int64_t now;
 	int v;
 
 	v = ht_uuid_v4(uuid);

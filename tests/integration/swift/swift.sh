@@ -9,6 +9,11 @@
 #                        port (also in DIR/proxy.port).  Exit 77 (skip) when
 #                        Swift is missing and cannot be installed.
 #   swift.sh stop DIR    stop what start started, by the pids in DIR/pids.
+#   swift.sh stop-proxy DIR   stop only the proxy (an S3 outage: connections
+#                        to the proxy port are refused; the storage servers
+#                        and memcached keep running).
+#   swift.sh start-proxy DIR  start the proxy again on the same port (after
+#                        stop-proxy), as start does, and wait for /healthcheck.
 #
 # S3 credentials: access key "test:tester", secret "testing" (tempauth);
 # region $SWIFT_REGION (default us-east-1); virtual-hosted names are
@@ -154,10 +159,58 @@ stop() {
 	done
 }
 
-[ $# -eq 2 ] || { echo "usage: swift.sh start|stop DIR" >&2; exit 2; }
+# Stop the proxy alone (TERM, then KILL after 10 s); its port is closed after.
+stop_proxy() {
+	local f="$DIR/pids/proxy.pid" pid deadline
+	[ -e "$f" ] || die "no proxy running in $DIR"
+	pid=$(cat "$f")
+	kill -TERM "$pid" 2>/dev/null
+	deadline=$((SECONDS + 10))
+	while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	rm -f "$f"
+	PROXY_PORT=$(cat "$DIR/proxy.port") || die "no $DIR/proxy.port"
+	deadline=$((SECONDS + 10))
+	while port_open "$PROXY_PORT"; do
+		[ $SECONDS -lt $deadline ] || die "proxy port $PROXY_PORT still open"
+		sleep 0.1
+	done
+}
+
+# Start the proxy again, as start does, on the port it had; wait for /healthcheck.
+start_proxy() {
+	local deadline=$((SECONDS + START_TIMEOUT))
+	[ -e "$DIR/pids/proxy.pid" ] && kill -0 "$(cat "$DIR/pids/proxy.pid")" 2>/dev/null &&
+	    die "the proxy in $DIR is running (swift.sh stop-proxy $DIR first)"
+	PROXY_PORT=$(cat "$DIR/proxy.port") || die "no $DIR/proxy.port (swift.sh start $DIR first)"
+	# spawn truncates the log: keep the earlier run's.
+	[ -e "$DIR/log/proxy.log" ] && cat "$DIR/log/proxy.log" >>"$DIR/log/proxy.log.old"
+	spawn proxy $PY "$HERE/swift_server.py" "$DIR/etc" "$DIR/etc/proxy-server.conf" \
+	    proxy-server
+	until curl -fsS --noproxy '*' -m 2 "http://127.0.0.1:$PROXY_PORT/healthcheck" \
+	    >/dev/null 2>&1; do
+		if ! kill -0 "$(cat "$DIR/pids/proxy.pid")" 2>/dev/null; then
+			echo "swift.sh: proxy exited, see $DIR/log/proxy.log" >&2
+			exit 1
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			echo "swift.sh: proxy not ready in ${START_TIMEOUT}s; see $DIR/log/proxy.log" >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+	echo "$PROXY_PORT"
+}
+
+USAGE="usage: swift.sh start|stop|stop-proxy|start-proxy DIR"
+[ $# -eq 2 ] || { echo "$USAGE" >&2; exit 2; }
 DIR=$(mkdir -p "$2" && cd "$2" && pwd) || die "bad directory $2"
 case $1 in
 start) start ;;
 stop) stop ;;
-*) echo "usage: swift.sh start|stop DIR" >&2; exit 2 ;;
+stop-proxy) stop_proxy ;;
+start-proxy) start_proxy ;;
+*) echo "$USAGE" >&2; exit 2 ;;
 esac
