@@ -48,6 +48,7 @@ struct obx_file {
 	struct ht_outbox *o;
 	char *key;
 	uint64_t size;
+	int64_t mtime_ns;		/* from the start-up scan: the order files were made */
 	bool busy;
 	bool hashed;
 	char sha256[2 * HT_SHA256_LEN + 1];
@@ -540,9 +541,11 @@ obx_failed(struct ht_outbox *o, struct obx_file *f, bool slowly, const char *why
 			delay = o->retry_max_ms;
 	}
 	/* +-20% jitter, so many hosts whose shared bucket came back do not
-	 * all retry in the same second. */
+	 * all retry in the same second; retry_max stays the cap. */
 	(void)ht_random_bytes(&jitter, sizeof(jitter));
 	delay = delay * 4 / 5 + (delay > 5 ? jitter % (delay * 2 / 5) : 0);
+	if (delay > o->retry_max_ms)
+		delay = o->retry_max_ms;
 	o->paused_until = now + (int64_t)delay;
 	o->probing = true;
 	o->st.paused = true;
@@ -761,6 +764,8 @@ obx_scan_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
 		scan_err = -ENOMEM;
 		return FTW_STOP;
 	}
+	TAILQ_LAST(&o->files, obx_list)->mtime_ns =
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 	return FTW_CONTINUE;
 }
 
@@ -769,10 +774,13 @@ obx_key_cmp(const void *a, const void *b)
 {
 	const struct obx_file *const *x = a, *const *y = b;
 
+	if ((*x)->mtime_ns != (*y)->mtime_ns)
+		return (*x)->mtime_ns < (*y)->mtime_ns ? -1 : 1;
 	return strcmp((*x)->key, (*y)->key);
 }
 
-/* Oldest first: keys carry the delivery minute after the same prefix. */
+/* Oldest first: by modification time (when the builder committed the file),
+ * then by key, whose delivery minute breaks ties. */
 static int
 obx_sort(struct ht_outbox *o)
 {

@@ -42,6 +42,10 @@
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 60000
 #define OUTBOX_WAIT_MS 1000	/* how often a trail with a full outbox looks again */
+/* A flush (shutdown) also gives the outbox this long to hand the last files
+ * to a working bucket; what is left is delivered after the next start. */
+#define FLUSH_DELIVERY_WAIT_MS 10000
+#define FLUSH_POLL_MS 50
 
 /* What a trail keeps of its config (copied: configs come and go). */
 struct trail_settings {
@@ -68,6 +72,7 @@ struct ht_trail {
 	unsigned retry_ms;
 	ht_trail_flushed_fn flush_fn;
 	void *flush_arg;
+	int64_t flush_since;		/* mono ms the flush was asked for */
 	ht_trail_flushed_fn retired_fn;
 	void *retired_arg;
 	struct ht_trail_stats stats;
@@ -292,6 +297,14 @@ trail_progress(struct ht_trail *t, bool batch_was_full)
 		t->pending_since = 0;
 		if (t->flush_fn) {
 			ht_trail_flushed_fn fn = t->flush_fn;
+			struct ht_outbox_stats os;
+
+			ht_outbox_stats(t->outbox, &os);
+			if (os.files > 0 && !os.paused &&
+			    ht_mono_ms() - t->flush_since < FLUSH_DELIVERY_WAIT_MS) {
+				trail_arm(t, FLUSH_POLL_MS);
+				return;
+			}
 
 			t->flush_fn = NULL;
 			fn(t, t->flush_arg);
@@ -656,6 +669,7 @@ ht_trail_flush(struct ht_trail *t, ht_trail_flushed_fn fn, void *arg)
 {
 	t->flush_fn = fn;
 	t->flush_arg = arg;
+	t->flush_since = ht_mono_ms();
 	if (!t->building)
 		trail_kick(t);
 }

@@ -489,6 +489,34 @@ def test_delivery_to_swift():
             sorted(outbox_files(doc, "trail-1")))
 
 
+# --------------------------------------------------------------------------- SIGTERM
+
+def test_sigterm_delivers_the_open_batch():
+    """SIGTERM flushes the open batch (a 5 minute interval would otherwise hold it) into the
+    outbox and, the bucket working, on to the bucket before the daemon exits."""
+    s3 = S3Cli()
+    bucket = fresh_bucket(s3, "term")
+    with htlib.Env("s3-term") as env:
+        secret = htlib.write_secret(env.path("swift.secret"), SWIFT_SECRET)
+        t = s3_trail("trail-1", "swift")
+        t["delivery"]["interval"] = "5m"
+        doc = s3_config(env, [t], {"swift": s3_bucket(bucket, SWIFT["endpoint"], secret)})
+        d = env.daemon(env.write_config(doc)).start()
+        posted = post(d, 2, 10, "term")
+        time.sleep(0.5)
+        assert not s3.ls(bucket), "delivered before the interval: %s" % s3.ls(bucket)
+        t0 = time.time()
+        rc = d.stop()
+        took = time.time() - t0
+        assert rc == 0, "SIGTERM: exit status %s" % rc
+        assert not outbox_files(doc, "trail-1"), "outbox not empty after SIGTERM: %s" % (
+            sorted(outbox_files(doc, "trail-1")))
+        dl = env.path("download")
+        s3.cp_all(bucket, dl)
+        check_exactly(read_tree(dl), posted, "s3://%s" % bucket)
+        htlib.log("SIGTERM delivered the open batch; the daemon exited in %.2fs" % took)
+
+
 # --------------------------------------------------------------------------- must-show 2
 
 def test_wrong_secret_then_sighup():
@@ -870,7 +898,8 @@ if __name__ == "__main__":
     swift_start()
     try:
         aws_cli()
-        htlib.run([test_delivery_to_swift, test_wrong_secret_then_sighup,
-                   test_addressing_styles], teardown=swift_stop)
+        htlib.run([test_delivery_to_swift, test_sigterm_delivers_the_open_batch,
+                   test_wrong_secret_then_sighup, test_addressing_styles],
+                  teardown=swift_stop)
     finally:
         swift_stop()
