@@ -392,6 +392,8 @@ entry_load(struct ht_notify *n, const char *name)
 	if (v < 0) {
 		log_msg(HT_LOG_WARNING, -v, "trail %s: cannot read notification %s, skipping it",
 		    n->trail, path);
+		if (v == -EFBIG)
+			unlink(path);
 		return NULL;
 	}
 	j = json_tokener_parse(text);
@@ -571,6 +573,10 @@ send_result(struct ht_notify *n, struct ntf_send *s, bool ok, const char *why)
 	}
 	n->st.failures++;
 	snprintf(n->st.latest_error, sizeof(n->st.latest_error), "%s: %s", s->url, why);
+	if (sub == NULL) {
+		send_finished(n, s);	/* no longer subscribed (or no topic) */
+		return;
+	}
 	delay = ht_sns_retry_delay(&s->policy, s->attempt);
 	if (delay < 0) {
 		n->st.dropped++;
@@ -713,7 +719,7 @@ ntf_pump(struct ht_notify *n)
 	const struct ntf_topic *t = n->topic;
 	struct ntf_entry *e, *tmp;
 
-	if (n->dead || t == NULL || t->signer == NULL)
+	if (n->dead || t == NULL || (t->signer == NULL && t->n_subs > 0))
 		return;
 	for (e = TAILQ_FIRST(&n->entries); e != NULL; e = tmp) {
 		size_t full = 0;

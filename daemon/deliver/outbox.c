@@ -51,6 +51,8 @@ struct obx_file {
 	int64_t mtime_ns;		/* from the start-up scan: the order files were made */
 	bool busy;
 	bool hashed;
+	char *att_bucket, *att_endpoint;	/* the target of the running attempt: a reload
+						 * may change o->t meanwhile */
 	char sha256[2 * HT_SHA256_LEN + 1];
 	char md5[HT_S3_CONTENT_MD5_LEN + 1];
 };
@@ -259,6 +261,7 @@ status_load(struct ht_outbox *o)
 }
 
 struct status_job {
+	struct ht_outbox *o;
 	char *path;
 	char *text;
 };
@@ -277,10 +280,13 @@ static void
 status_job_done(void *arg)
 {
 	struct status_job *sj = arg;
+	struct ht_outbox *o = sj->o;
 
 	free(sj->path);
 	free(sj->text);
 	free(sj);
+	if (o != NULL && --o->jobs == 0 && o->dead)
+		obx_destroy(o);
 }
 
 static void
@@ -299,6 +305,8 @@ obx_status_timer_cb(evutil_socket_t fd, short what, void *arg)
 			status_job_done(sj);
 		return;	/* stays dirty: retried at the next change */
 	}
+	sj->o = o;
+	o->jobs++;
 	o->status_dirty = false;
 }
 
@@ -331,6 +339,8 @@ obx_forget(struct ht_outbox *o, struct obx_file *f)
 	TAILQ_REMOVE(&o->files, f, link);
 	o->n_files--;
 	o->n_bytes -= f->size;
+	free(f->att_bucket);
+	free(f->att_endpoint);
 	free(f->key);
 	free(f);
 }
@@ -484,7 +494,7 @@ obx_submit(struct ht_outbox *o, struct obx_file *f, enum obx_step step)
 	j->f = f;
 	j->step = step;
 	j->key = strdup(f->key);
-	j->bucket = strdup(o->t.bucket);
+	j->bucket = strdup(f->att_bucket ? f->att_bucket : o->t.bucket);
 	if (asprintf(&j->path, "%s/%s", o->files_dir, f->key) < 0)
 		j->path = NULL;
 	if (step == OBX_PLACE)
@@ -578,7 +588,7 @@ obx_succeeded(struct ht_outbox *o, struct obx_file *f)
 	obx_status_changed(o);
 	f->key = key;
 	if (o->delivered_fn)
-		o->delivered_fn(o->t.bucket, key, o->delivered_arg);
+		o->delivered_fn(f->att_bucket, key, o->delivered_arg);
 	obx_forget(o, f);
 }
 
@@ -649,12 +659,12 @@ obx_s3_done(const struct ht_s3_result *res, void *arg)
 		return;
 	}
 	if (res->http_status == 0)
-		snprintf(why, sizeof(why), "cannot reach %s: %s", o->t.endpoint,
+		snprintf(why, sizeof(why), "cannot reach %s: %s", f->att_endpoint,
 		    res->curl_error[0] ? res->curl_error : "network error");
 	else
 		snprintf(why, sizeof(why), "%s%s%s (HTTP %ld from %s, bucket %s)",
 		    res->code[0] ? res->code : "HTTP error", res->message[0] ? ": " : "",
-		    res->message, res->http_status, o->t.endpoint, o->t.bucket);
+		    res->message, res->http_status, f->att_endpoint, f->att_bucket);
 	obx_failed(o, f, res->outcome == HT_S3_RETRY_SLOWLY, why);
 }
 
@@ -680,7 +690,13 @@ obx_job_done(void *arg)
 		memcpy(f->sha256, j->sha256, sizeof(f->sha256));
 		memcpy(f->md5, j->md5, sizeof(f->md5));
 		f->hashed = true;
-		obx_start_put(o, f);
+		if (o->t.type == HT_BUCKET_S3) {
+			obx_start_put(o, f);
+		} else {
+			f->busy = false;	/* the bucket changed meanwhile: start
+						 * again on the new target */
+			o->in_flight--;
+		}
 	} else {
 		if (j->notify_dir != NULL && o->notify_added_fn != NULL)
 			o->notify_added_fn(j->notify_name, o->notify_added_arg);
@@ -697,6 +713,14 @@ obx_start(struct ht_outbox *o, struct obx_file *f)
 
 	f->busy = true;
 	o->in_flight++;
+	free(f->att_bucket);
+	free(f->att_endpoint);
+	f->att_bucket = strdup(o->t.bucket);
+	f->att_endpoint = o->t.endpoint ? strdup(o->t.endpoint) : NULL;
+	if (f->att_bucket == NULL || (o->t.endpoint != NULL && f->att_endpoint == NULL)) {
+		obx_failed(o, f, false, "out of memory starting a delivery");
+		return;
+	}
 	if (o->t.type == HT_BUCKET_SPOOL)
 		v = obx_submit(o, f, OBX_PLACE);
 	else if (!f->hashed)
