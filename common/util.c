@@ -434,3 +434,16 @@ ht_channel_arn(const char *region, const char *account, const char *channel)
 {
 	return arn(region, account, "channel", channel);
 }
+
+char *
+ht_strdup_opt(const char *s, bool *oom)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*oom = true;
+	return d;
+}

@@ -55,6 +55,9 @@ bool ht_channel_name_valid(const char *name);
 /* True for exactly 12 ASCII digits. */
 bool ht_account_id_valid(const char *s);
 /* ARN builders; return a malloc'd string or NULL on ENOMEM. */
+/* strdup(s), or NULL for a NULL s; on ENOMEM returns NULL and sets *oom
+ * (never clears it), so a run of copies is checked once at the end. */
+char *ht_strdup_opt(const char *s, bool *oom);
 char *ht_trail_arn(const char *region, const char *account, const char *name);
 char *ht_channel_arn(const char *region, const char *account, const char *channel);
 

@@ -7,6 +7,7 @@
  */
 #include "ht_build.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -47,19 +48,6 @@ struct ht_registry {
 
 /* ---- specs ---- */
 
-static char *
-xdup(const char *s, bool *oom)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		*oom = true;
-	return d;
-}
-
 void
 ht_trail_spec_free(struct ht_trail_spec *s)
 {
@@ -90,13 +78,13 @@ ht_trail_spec_dup(const struct ht_trail_spec *s)
 	if (d == NULL)
 		return NULL;
 	*d = *s;
-	d->tc.name = xdup(s->tc.name, &oom);
-	d->tc.s3_bucket_name = xdup(s->tc.s3_bucket_name, &oom);
-	d->tc.s3_key_prefix = xdup(s->tc.s3_key_prefix, &oom);
-	d->tc.sns_topic_name = xdup(s->tc.sns_topic_name, &oom);
-	d->cw_log_group_arn = xdup(s->cw_log_group_arn, &oom);
-	d->cw_role_arn = xdup(s->cw_role_arn, &oom);
-	d->kms_key_id = xdup(s->kms_key_id, &oom);
+	d->tc.name = ht_strdup_opt(s->tc.name, &oom);
+	d->tc.s3_bucket_name = ht_strdup_opt(s->tc.s3_bucket_name, &oom);
+	d->tc.s3_key_prefix = ht_strdup_opt(s->tc.s3_key_prefix, &oom);
+	d->tc.sns_topic_name = ht_strdup_opt(s->tc.sns_topic_name, &oom);
+	d->cw_log_group_arn = ht_strdup_opt(s->cw_log_group_arn, &oom);
+	d->cw_role_arn = ht_strdup_opt(s->cw_role_arn, &oom);
+	d->kms_key_id = ht_strdup_opt(s->kms_key_id, &oom);
 	/* The trail reads the key from tc; it is the spec's own string. */
 	d->tc.kms_key_id = d->kms_key_id;
 	d->selectors = s->selectors ? json_object_get(s->selectors) : NULL;
@@ -104,8 +92,8 @@ ht_trail_spec_dup(const struct ht_trail_spec *s)
 	if (s->n_tags && d->tags == NULL)
 		oom = true;
 	for (size_t i = 0; d->tags && i < s->n_tags; i++) {
-		d->tags[i].key = xdup(s->tags[i].key, &oom);
-		d->tags[i].value = xdup(s->tags[i].value, &oom);
+		d->tags[i].key = ht_strdup_opt(s->tags[i].key, &oom);
+		d->tags[i].value = ht_strdup_opt(s->tags[i].value, &oom);
 	}
 	if (oom) {
 		d->n_tags = d->tags ? s->n_tags : 0;
@@ -377,6 +365,51 @@ registry_load_api_trails(struct ht_registry *r)
 
 /* ---- lifecycle ---- */
 
+/* Does dir hold anything but "." / ".." / staging? */
+static bool
+dir_has_files(const char *dir)
+{
+	struct dirent *de;
+	bool found = false;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, ".tmp") != 0;
+	closedir(d);
+	return found;
+}
+
+/* An outbox whose trail is gone (removed from the config while the daemon
+ * was down, or deleted before its bucket took everything) still holds
+ * undelivered files: say so at every start rather than forget them. */
+static void
+registry_warn_orphans(const struct ht_registry *r)
+{
+	char dir[PATH_MAX], files[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/outbox", r->conf->state_dir);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || find_name(r, de->d_name) >= 0)
+			continue;
+		if (snprintf(files, sizeof(files), "%s/%s/files", dir, de->d_name) >=
+		    (int)sizeof(files))
+			continue;
+		if (dir_has_files(files))
+			log_warnx("%s/%s holds undelivered log files of trail %s, which no longer "
+			    "exists: define the trail again to deliver them, or remove the directory",
+			    dir, de->d_name, de->d_name);
+	}
+	closedir(d);
+}
+
 int
 ht_registry_new(const struct ht_trail_env *env, const struct ht_conf *conf,
     struct ht_registry **ret)
@@ -403,6 +436,7 @@ ht_registry_new(const struct ht_trail_env *env, const struct ht_conf *conf,
 		goto fail;
 	for (size_t i = 0; i < r->n; i++)
 		slot_start(r, &r->slots[i]);
+	registry_warn_orphans(r);
 	*ret = r;
 	return 0;
 fail:

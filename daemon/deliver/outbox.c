@@ -139,19 +139,6 @@ target_clear(struct obx_target *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static char *
-dup_opt(const char *s, bool *oom)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		*oom = true;
-	return d;
-}
-
 static int
 target_from_conf(struct obx_target *t, const struct ht_conf *conf,
     const struct ht_conf_bucket *b, const char *kms_key_id)
@@ -162,23 +149,23 @@ target_from_conf(struct obx_target *t, const struct ht_conf *conf,
 	memset(t, 0, sizeof(*t));
 	t->type = b->type;
 	if (b->type == HT_BUCKET_SPOOL) {
-		t->bucket = dup_opt(b->name, &oom);
+		t->bucket = ht_strdup_opt(b->name, &oom);
 		t->spool_root = ht_conf_path(conf, b->path);
 		t->concurrency = 1;	/* the disk, not the network, sets the pace */
 		if (oom || t->spool_root == NULL)
 			goto nomem;
 		return 0;
 	}
-	t->bucket = dup_opt(b->bucket ? b->bucket : b->name, &oom);
-	t->region = dup_opt(b->region ? b->region : conf->region, &oom);
+	t->bucket = ht_strdup_opt(b->bucket ? b->bucket : b->name, &oom);
+	t->region = ht_strdup_opt(b->region ? b->region : conf->region, &oom);
 	if (b->endpoint != NULL)
-		t->endpoint = dup_opt(b->endpoint, &oom);
+		t->endpoint = ht_strdup_opt(b->endpoint, &oom);
 	else if (!oom && asprintf(&t->endpoint, "https://s3.%s.amazonaws.com", t->region) < 0)
 		t->endpoint = NULL, oom = true;
-	t->ca_file = dup_opt(b->ca_file, &oom);
-	t->resolve_to = dup_opt(b->resolve_to, &oom);
-	t->storage_class = dup_opt(b->storage_class, &oom);
-	t->kms_key_id = dup_opt(kms_key_id, &oom);
+	t->ca_file = ht_strdup_opt(b->ca_file, &oom);
+	t->resolve_to = ht_strdup_opt(b->resolve_to, &oom);
+	t->storage_class = ht_strdup_opt(b->storage_class, &oom);
+	t->kms_key_id = ht_strdup_opt(kms_key_id, &oom);
 	if (oom)
 		goto nomem;
 	t->addressing = b->path_style ? HT_S3_PATH_STYLE : HT_S3_VIRTUAL_HOSTED;
