@@ -448,6 +448,8 @@ void
 ht_registry_reload(struct ht_registry *r, const struct ht_conf *conf)
 {
 	r->conf = conf;
+	/* The old config (and its strings) goes once the reload is done. */
+	r->env.state_dir = conf->state_dir;
 	/* Config trails gone from the file; retire first so 5 can be swapped. */
 	for (size_t i = r->n; i-- > 0;) {
 		const struct ht_trail_spec *s = r->slots[i].spec;

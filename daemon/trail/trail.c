@@ -57,7 +57,8 @@ struct trail_settings {
 };
 
 struct ht_trail {
-	struct ht_trail_env env;
+	struct ht_trail_env env;	/* state_dir points at the trail's own copy */
+	char *state_dir;
 	struct trail_settings s;
 	char *cursor_path;
 	struct ht_cursor cur;
@@ -586,6 +587,13 @@ ht_trail_new(const struct ht_trail_env *env, const struct ht_conf *conf,
 		return -ENOMEM;
 	t->env = *env;
 	t->want_logging = -1;
+	/* The config that lent env->state_dir may be freed by a reload. */
+	t->state_dir = strdup(env->state_dir);
+	t->env.state_dir = t->state_dir;
+	if (t->state_dir == NULL) {
+		v = -ENOMEM;
+		goto fail;
+	}
 	v = settings_from_conf(&t->s, conf, tc);
 	if (v < 0)
 		goto fail;
@@ -761,6 +769,7 @@ trail_destroy(struct ht_trail *t)
 	ht_select_free(t->select);
 	settings_clear(&t->s);
 	free(t->cursor_path);
+	free(t->state_dir);
 	free(t);
 }
 

@@ -16,10 +16,8 @@
  */
 #include "ht_build.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -43,6 +40,8 @@
 
 /* Allocation failures, active only with --wrap (see Makefile.am). */
 #include "alloc_fail.h"
+/* head_find() and loopback_socket(); the server below is this file's own. */
+#include "http_stub.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define SRV_MAX_CONN 64
@@ -111,27 +110,6 @@ srv_fill(struct srv_conn *c)
 		return 0;
 	c->len += (size_t)n;
 	return n;
-}
-
-/* The value of header name in a recorded head, or NULL. */
-static const char *
-head_find(const char *head, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name);
-
-	for (const char *l = head; l != NULL && *l != '\0'; l = strstr(l, "\r\n") + 2) {
-		const char *eol = strstr(l, "\r\n"), *v;
-		if (eol == NULL)
-			break;
-		if ((size_t)(eol - l) > nl && strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
-			v = l + nl + 1;
-			while (*v == ' ')
-				v++;
-			snprintf(out, cap, "%.*s", (int)(eol - v), v);
-			return out;
-		}
-	}
-	return NULL;
 }
 
 /* Read one request into *r; false at EOF. */
@@ -239,24 +217,6 @@ srv_accept_main(void *arg)
 	return NULL;
 }
 
-/* A fresh listening socket's port on 127.0.0.1. */
-static int
-listen_any(unsigned *ret_port, bool do_listen)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	if (do_listen)
-		assert_int_equal(listen(fd, 64), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	*ret_port = ntohs(sa.sin_port);
-	return fd;
-}
-
 static void
 srv_start(struct srv *s, enum srv_mode mode, const char *response, unsigned drop_nth)
 {
@@ -265,7 +225,8 @@ srv_start(struct srv *s, enum srv_mode mode, const char *response, unsigned drop
 	s->response = response;
 	s->drop_nth = drop_nth;
 	pthread_mutex_init(&s->mu, NULL);
-	s->lfd = listen_any(&s->port, true);
+	s->lfd = loopback_socket(&s->port, 64);
+	assert_true(s->lfd >= 0);
 	assert_int_equal(pthread_create(&s->acceptor, NULL, srv_accept_main, s), 0);
 	s->running = true;
 }
@@ -727,9 +688,11 @@ test_refused(void **state)
 	struct rec *r = calloc(1, sizeof(*r));
 	char url[128];
 	unsigned port;
+	int fd = loopback_socket(&port, 0); /* a port nobody listens on */
 
 	assert_non_null(r);
-	close(listen_any(&port, false)); /* a port nobody listens on */
+	assert_true(fd >= 0);
+	close(fd);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
 	req.url = url;
 	assert_int_equal(ht_fetch_start(G.client, &req, rec_done_cb, r), 0);

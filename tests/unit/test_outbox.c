@@ -2,7 +2,7 @@
  * test_outbox.c - daemon/deliver/outbox.c with its real collaborators: an
  * event_base, a worker pool, configs from ht_conf_load_string, a spool
  * directory, and for S3 either a closed port on 127.0.0.1 (nothing drains)
- * or a tiny HTTP server thread standing in for the bucket.
+ * or a tiny HTTP server thread standing in for the bucket (http_stub.h).
  *
  * Files committed into the outbox the way the builder commits them arrive in
  * the spool at exactly root/key with the same bytes (or as PUTs with the
@@ -25,14 +25,10 @@
  */
 #include "ht_build.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -42,8 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,6 +53,9 @@
 #include "util.h"
 #include "worker.h"
 
+/* The S3 stand-in, the loop and the temporary directory. */
+#include "http_stub.h"
+
 #define TRAIL "trail-one"
 #define SPOOL_BUCKET "local-spool"
 #define S3_BUCKET "dead-s3"
@@ -71,189 +68,8 @@
 #define K2 KPFX "2024/01/01/123456789012_CloudTrail_onprem-1_20240101T0005Z_bbbb.json.gz"
 #define K3 KPFX "2024/01/02/123456789012_CloudTrail_onprem-1_20240102T0000Z_cccc.json.gz"
 
-/* ---- a tiny S3 stand-in ----
- *
- * One thread on 127.0.0.1: accepts a connection, reads one request (head
- * and Content-Length body), records it, waits while the gate is closed, then
- * answers status with "Connection: close".  Connections are served one at
- * a time, which is all these tests need. */
-
-#define SRV_MAX_REQ 16
-
-struct srv_req {
-	char method[16];
-	char target[1024];
-	char *body;
-	size_t body_len;
-};
-
-struct srv {
-	bool running;
-	int lfd;
-	unsigned port;
-	int status;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool gate_open;
-	bool stopping;
-	int conn_fd;			/* the connection being served, -1 */
-	unsigned n_req;
-	struct srv_req req[SRV_MAX_REQ];
-};
-
-/* One request from fd into r; false at EOF or on a malformed request. */
-static bool
-srv_read(int fd, struct srv_req *r)
-{
-	size_t cap = 1 << 16, len = 0, head_len, clen = 0;
-	char *buf = malloc(cap), *end = NULL, *cl;
-	ssize_t n;
-
-	if (buf == NULL)
-		return false;
-	for (;;) {
-		if (len > 0 && (end = memmem(buf, len, "\r\n\r\n", 4)) != NULL) {
-			char *head = strndup(buf, (size_t)(end - buf) + 2);
-
-			if (head == NULL)
-				goto fail;
-			head_len = (size_t)(end - buf) + 4;
-			cl = strcasestr(head, "\r\nContent-Length:");
-			clen = cl ? strtoul(cl + 17, NULL, 10) : 0;
-			free(head);
-			if (len >= head_len + clen)
-				break;
-		}
-		if (cap - len < 4096) {
-			char *p = realloc(buf, cap * 2);
-
-			if (p == NULL)
-				goto fail;
-			buf = p;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n <= 0)
-			goto fail;
-		len += (size_t)n;
-	}
-	if (sscanf(buf, "%15s %1023s", r->method, r->target) != 2)
-		goto fail;
-	r->body = malloc(clen + 1);
-	if (r->body == NULL)
-		goto fail;
-	memcpy(r->body, buf + head_len, clen);
-	r->body[clen] = '\0';
-	r->body_len = clen;
-	free(buf);
-	return true;
-fail:
-	free(buf);
-	return false;
-}
-
-static void *
-srv_main(void *arg)
-{
-	struct srv *s = arg;
-	char answer[128];
-
-	for (;;) {
-		struct srv_req r = { .body = NULL };
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
-
-		if (fd < 0)
-			break;	/* srv_stop() shut the socket down */
-		pthread_mutex_lock(&s->mu);
-		s->conn_fd = fd;
-		pthread_mutex_unlock(&s->mu);
-		if (srv_read(fd, &r)) {
-			pthread_mutex_lock(&s->mu);
-			if (s->n_req < SRV_MAX_REQ)
-				s->req[s->n_req++] = r;
-			else
-				free(r.body);
-			while (!s->gate_open && !s->stopping)
-				pthread_cond_wait(&s->cv, &s->mu);
-			snprintf(answer, sizeof(answer), "HTTP/1.1 %d Answer\r\n"
-			    "Content-Length: 0\r\nETag: \"0123\"\r\nConnection: close\r\n\r\n",
-			    s->status);
-			pthread_mutex_unlock(&s->mu);
-			(void)send(fd, answer, strlen(answer), MSG_NOSIGNAL);
-		}
-		pthread_mutex_lock(&s->mu);
-		s->conn_fd = -1;
-		pthread_mutex_unlock(&s->mu);
-		shutdown(fd, SHUT_RDWR);
-		close(fd);
-	}
-	return NULL;
-}
-
-static void
-srv_start(struct srv *s, int status, bool gate_open)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-
-	memset(s, 0, sizeof(*s));
-	s->status = status;
-	s->gate_open = gate_open;
-	s->conn_fd = -1;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
-	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s->lfd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(s->lfd, 16), 0);
-	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&sa, &len), 0);
-	s->port = ntohs(sa.sin_port);
-	assert_int_equal(pthread_create(&s->thread, NULL, srv_main, s), 0);
-	s->running = true;
-}
-
-static void
-srv_open_gate(struct srv *s)
-{
-	pthread_mutex_lock(&s->mu);
-	s->gate_open = true;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-}
-
-static unsigned
-srv_count(struct srv *s)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&s->mu);
-	n = s->n_req;
-	pthread_mutex_unlock(&s->mu);
-	return n;
-}
-
-static void
-srv_stop(struct srv *s)
-{
-	if (!s->running)
-		return;
-	s->running = false;
-	pthread_mutex_lock(&s->mu);
-	s->stopping = true;
-	pthread_cond_broadcast(&s->cv);
-	if (s->conn_fd >= 0)
-		shutdown(s->conn_fd, SHUT_RDWR);
-	pthread_mutex_unlock(&s->mu);
-	shutdown(s->lfd, SHUT_RDWR);	/* wakes accept() */
-	pthread_join(s->thread, NULL);
-	close(s->lfd);
-	for (unsigned i = 0; i < s->n_req; i++)
-		free(s->req[i].body);
-	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->mu);
-}
+/* The stand-in for the S3 bucket answers like S3 does, with an ETag. */
+#define S3_HEADERS "ETag: \"0123\"\r\n"
 
 struct fixture {
 	char dir[64];
@@ -271,13 +87,9 @@ struct fixture {
 	struct ht_outbox_env env;
 	int closed_fd;			/* bound, never listening: connections are refused */
 	unsigned closed_port;
-	unsigned s3_port;		/* the s3 bucket's endpoint: closed_port or srv's */
-	struct srv srv;
-	/* Blocker jobs hold every worker thread until the gate opens. */
-	pthread_mutex_t gate_mu;
-	pthread_cond_t gate_cv;
-	bool gate_open;
-	int blocked;
+	unsigned s3_port;		/* the s3 bucket's endpoint: closed_port or stub's */
+	struct stub stub;
+	struct gate workers;		/* blocker jobs hold every worker thread here */
 	int n_delivered;
 	char *del_bucket[MAX_CALLS], *del_key[MAX_CALLS];
 	int n_added;
@@ -285,34 +97,6 @@ struct fixture {
 };
 
 /* ---- fixture ---- */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-closed_port(unsigned *ret_port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
-		close(fd);
-		return -1;
-	}
-	*ret_port = ntohs(sa.sin_port);
-	return fd;
-}
 
 /* Directories, a secret file and a closed port; no loop and no threads
  * (for tests that fork: a child of a threaded process may inherit a lock
@@ -323,10 +107,7 @@ setup_bare(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	FILE *f;
 
-	if (fx == NULL)
-		return -1;
-	strcpy(fx->dir, "/tmp/test_outbox.XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
+	if (fx == NULL || tmpdir_make(fx->dir, sizeof(fx->dir), "test_outbox") < 0)
 		return -1;
 	snprintf(fx->state, sizeof(fx->state), "%s/state", fx->dir);
 	snprintf(fx->spool, sizeof(fx->spool), "%s/spool", fx->dir);
@@ -340,12 +121,11 @@ setup_bare(void **state)
 	fputs("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", f);
 	fclose(f);
 	chmod(fx->secret, 0600);
-	fx->closed_fd = closed_port(&fx->closed_port);
+	fx->closed_fd = loopback_socket(&fx->closed_port, 0);
 	if (fx->closed_fd < 0)
 		return -1;
 	fx->s3_port = fx->closed_port;
-	pthread_mutex_init(&fx->gate_mu, NULL);
-	pthread_cond_init(&fx->gate_cv, NULL);
+	gate_init(&fx->workers, true);
 	fx->env.state_dir = fx->state;
 	*state = fx;
 	return 0;
@@ -379,8 +159,6 @@ forget_calls(struct fixture *fx)
 	fx->n_delivered = fx->n_added = 0;
 }
 
-static void open_worker_gate(struct fixture *fx);
-
 static int
 teardown(void **state)
 {
@@ -388,18 +166,17 @@ teardown(void **state)
 
 	/* Reverse order of setup; jobs of a freed outbox finish in the drain. */
 	ht_outbox_free(fx->o);
-	open_worker_gate(fx);
+	gate_set(&fx->workers, true);
 	ht_worker_free(fx->io);
-	srv_stop(&fx->srv);
+	stub_stop(&fx->stub);
 	ht_conf_free(fx->conf);
 	ht_conf_free(fx->conf2);
 	if (fx->base != NULL)
 		event_base_free(fx->base);
 	close(fx->closed_fd);
 	forget_calls(fx);
-	pthread_cond_destroy(&fx->gate_cv);
-	pthread_mutex_destroy(&fx->gate_mu);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	gate_destroy(&fx->workers);
+	rm_tree(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -491,47 +268,46 @@ configure(struct fixture *fx)
 	assert_int_equal(ht_outbox_configure(fx->o, fx->conf, &fx->conf->trails[0], NULL), 0);
 }
 
+/* Load a config (as load_conf), open the outbox and configure it. */
+static void
+start_outbox(struct fixture *fx, const char *bucket, unsigned outbox_max, const char *retry_min,
+    const char *retry_max)
+{
+	load_conf(fx, bucket, outbox_max, retry_min, retry_max);
+	open_outbox(fx);
+	configure(fx);
+}
+
+/* A reload: load a config (as load_conf) and configure the open outbox. */
+static void
+reload(struct fixture *fx, const char *bucket, unsigned outbox_max, const char *retry_min,
+    const char *retry_max)
+{
+	load_conf(fx, bucket, outbox_max, retry_min, retry_max);
+	configure(fx);
+}
+
+/* The S3 bucket's stand-in answering status (see stub_start); the S3
+ * bucket of configs loaded from now on points at it. */
+static void
+s3_start(struct fixture *fx, int status, bool gate_open)
+{
+	stub_start(&fx->stub, status, gate_open, S3_HEADERS);
+	fx->s3_port = fx->stub.port;
+}
+
+/* As start_outbox (outbox_max 100, quick retries), with notification
+ * entries into fx->notify from the start, reported to notify_added_cb. */
+static void
+start_outbox_notify(struct fixture *fx, const char *bucket)
+{
+	load_conf(fx, bucket, 100, "100ms", "1s");
+	open_outbox(fx);
+	assert_int_equal(ht_outbox_set_notify(fx->o, fx->notify, notify_added_cb, fx), 0);
+	configure(fx);
+}
+
 /* ---- the loop ---- */
-
-static void
-tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-/* Run the loop until cond(fx) holds; false if it did not within limit_ms.
- * A 5 ms tick keeps EVLOOP_ONCE from blocking past the deadline. */
-static bool
-run_until(struct fixture *fx, bool (*cond)(struct fixture *), int64_t limit_ms)
-{
-	int64_t deadline = ht_mono_ms() + limit_ms;
-	struct timeval tick = { 0, 5000 };
-	struct event *ev = event_new(fx->base, -1, EV_PERSIST, tick_cb, NULL);
-	bool met;
-
-	assert_non_null(ev);
-	event_add(ev, &tick);
-	while (!(met = cond(fx)) && ht_mono_ms() < deadline)
-		event_base_loop(fx->base, EVLOOP_ONCE);
-	event_free(ev);
-	return met;
-}
-
-static bool
-never(struct fixture *fx)
-{
-	(void)fx;
-	return false;
-}
-
-/* Let the loop run for ms (to show that something does not happen). */
-static void
-run_for(struct fixture *fx, int64_t ms)
-{
-	(void)run_until(fx, never, ms);
-}
 
 static struct ht_outbox_stats
 stats(struct fixture *fx)
@@ -542,6 +318,7 @@ stats(struct fixture *fx)
 	return st;
 }
 
+/* The count the conditions below wait for; await_n() sets it. */
 static int want_n;
 
 static bool
@@ -568,6 +345,27 @@ files_n(struct fixture *fx)
 	return stats(fx).files == (uint64_t)want_n;
 }
 
+static bool
+pool_n(struct fixture *fx)
+{
+	return ht_worker_pending(fx->io) >= (unsigned)want_n;
+}
+
+static bool
+stub_n(struct fixture *fx)
+{
+	return stub_count(&fx->stub) >= (unsigned)want_n;
+}
+
+/* Run the loop until cond holds for want_n = n; false if it did not
+ * within LIMIT_MS. */
+static bool
+await_n(struct fixture *fx, bool (*cond)(struct fixture *), int n)
+{
+	want_n = n;
+	return loop_until(fx->base, cond, fx, LIMIT_MS);
+}
+
 /* ---- holding the worker pool ---- */
 
 static void
@@ -575,52 +373,21 @@ blocker_work(void *arg)
 {
 	struct fixture *fx = arg;
 
-	pthread_mutex_lock(&fx->gate_mu);
-	fx->blocked++;
-	while (!fx->gate_open)
-		pthread_cond_wait(&fx->gate_cv, &fx->gate_mu);
-	fx->blocked--;
-	pthread_mutex_unlock(&fx->gate_mu);
+	gate_wait(&fx->workers);
 }
 
-/* Occupy all n threads of the pool until open_worker_gate(). */
+/* Occupy all n threads of the pool until the workers gate opens. */
 static void
 block_workers(struct fixture *fx, int n)
 {
 	int64_t deadline = ht_mono_ms() + LIMIT_MS;
-	int blocked;
 
-	fx->gate_open = false;
+	gate_set(&fx->workers, false);
 	for (int i = 0; i < n; i++)
 		assert_int_equal(ht_worker_submit(fx->io, blocker_work, NULL, fx), 0);
-	do {
+	while (gate_waiting(&fx->workers) < n && ht_mono_ms() < deadline)
 		usleep(1000);
-		pthread_mutex_lock(&fx->gate_mu);
-		blocked = fx->blocked;
-		pthread_mutex_unlock(&fx->gate_mu);
-	} while (blocked < n && ht_mono_ms() < deadline);
-	assert_int_equal(blocked, n);
-}
-
-static void
-open_worker_gate(struct fixture *fx)
-{
-	pthread_mutex_lock(&fx->gate_mu);
-	fx->gate_open = true;
-	pthread_cond_broadcast(&fx->gate_cv);
-	pthread_mutex_unlock(&fx->gate_mu);
-}
-
-static bool
-pool_has_3(struct fixture *fx)
-{
-	return ht_worker_pending(fx->io) >= 3;
-}
-
-static bool
-srv_has_1(struct fixture *fx)
-{
-	return srv_count(&fx->srv) >= 1;
+	assert_int_equal(gate_waiting(&fx->workers), n);
 }
 
 /* ---- files ---- */
@@ -770,9 +537,7 @@ test_spool_delivery(void **state)
 	struct ht_outbox_stats st;
 	int64_t t0 = (int64_t)time(NULL);
 
-	load_conf(fx, SPOOL_BUCKET, 100, "100ms", "1s");
-	open_outbox(fx);
-	configure(fx);
+	start_outbox(fx, SPOOL_BUCKET, 100, "100ms", "1s");
 	for (int i = 0; i < 3; i++)
 		commit_add(fx, keys[i], sizes[i]);
 	st = stats(fx);
@@ -782,8 +547,7 @@ test_spool_delivery(void **state)
 	assert_int_equal(st.max_files, 100);
 	assert_false(ht_outbox_full(fx->o));
 
-	want_n = 3;
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
+	assert_true(await_n(fx, delivered_n, 3));
 	st = stats(fx);
 	assert_int_equal(st.delivered, 3);
 	assert_int_equal(st.files, 0);
@@ -808,7 +572,7 @@ test_spool_delivery(void **state)
 	assert_int_equal(count_staging(fx->files), 0);
 
 	/* Nothing more happens. */
-	run_for(fx, 100);
+	loop_for(fx->base, 100);
 	assert_int_equal(fx->n_delivered, 3);
 	assert_int_equal(stats(fx).delivered, 3);
 }
@@ -866,15 +630,14 @@ test_restart_scan(void **state)
 	assert_int_equal(st.bytes, 600);
 
 	/* Not configured yet: nothing moves. */
-	run_for(fx, 150);
+	loop_for(fx->base, 150);
 	assert_int_equal(stats(fx).delivered, 0);
 	assert_int_equal(fx->n_delivered, 0);
 	assert_true(in_dir(fx->files, K1));
 	assert_false(in_dir(fx->spool, K1));
 
 	configure(fx);
-	want_n = 3;
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
+	assert_true(await_n(fx, delivered_n, 3));
 	assert_int_equal(fx->n_delivered, 3);
 	assert_string_equal(fx->del_key[0], K3);
 	assert_string_equal(fx->del_key[1], K1);
@@ -903,9 +666,8 @@ test_add_twice(void **state)
 	assert_int_equal(st.bytes, 500);
 
 	configure(fx);
-	want_n = 1;
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
-	run_for(fx, 150);
+	assert_true(await_n(fx, delivered_n, 1));
+	loop_for(fx->base, 150);
 	st = stats(fx);
 	assert_int_equal(st.delivered, 1);
 	assert_int_equal(st.files, 0);
@@ -922,9 +684,7 @@ test_outbox_max(void **state)
 	struct fixture *fx = *state;
 	struct ht_outbox_stats st;
 
-	load_conf(fx, S3_BUCKET, 3, "100ms", "1s");
-	open_outbox(fx);
-	configure(fx);
+	start_outbox(fx, S3_BUCKET, 3, "100ms", "1s");
 	commit_add(fx, K1, 10);
 	commit_add(fx, K2, 20);
 	assert_false(ht_outbox_full(fx->o));
@@ -937,8 +697,7 @@ test_outbox_max(void **state)
 	/* The endpoint refuses connections: attempts fail, nothing drains.
 	 * Wait for a quiet pool too: a reload while a file is being hashed
 	 * for S3 is test_reconfigure_while_hashing's business. */
-	want_n = 2;
-	assert_true(run_until(fx, failures_n_idle, LIMIT_MS));
+	assert_true(await_n(fx, failures_n_idle, 2));
 	assert_true(ht_outbox_full(fx->o));
 	st = stats(fx);
 	assert_int_equal(st.files, 3);
@@ -946,10 +705,8 @@ test_outbox_max(void **state)
 	assert_true(in_dir(fx->files, K1) && in_dir(fx->files, K2) && in_dir(fx->files, K3));
 
 	/* Point the trail at the spool: the outbox drains. */
-	load_conf(fx, SPOOL_BUCKET, 3, "100ms", "1s");
-	configure(fx);
-	want_n = 0;
-	assert_true(run_until(fx, files_n, LIMIT_MS));
+	reload(fx, SPOOL_BUCKET, 3, "100ms", "1s");
+	assert_true(await_n(fx, files_n, 0));
 	assert_false(ht_outbox_full(fx->o));
 	st = stats(fx);
 	assert_int_equal(st.delivered, 3);
@@ -971,12 +728,9 @@ test_failure_pause(void **state)
 	int64_t t0 = (int64_t)time(NULL), t;
 
 	/* A pause of about an hour: any prompt attempt is the reconfigure's. */
-	load_conf(fx, S3_BUCKET, 100, "1h", "1h");
-	open_outbox(fx);
-	configure(fx);
+	start_outbox(fx, S3_BUCKET, 100, "1h", "1h");
 	commit_add(fx, K1, 64);
-	want_n = 1;
-	assert_true(run_until(fx, failures_n, LIMIT_MS));
+	assert_true(await_n(fx, failures_n, 1));
 	st = stats(fx);
 	snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%u", fx->closed_port);
 	if (strstr(st.latest_error, endpoint) == NULL)
@@ -992,7 +746,7 @@ test_failure_pause(void **state)
 	assert_int_equal(fx->n_delivered, 0);
 
 	/* Paused: no attempt for a while. */
-	run_for(fx, 300);
+	loop_for(fx->base, 300);
 	st = stats(fx);
 	assert_int_equal(st.failures, 1);
 	assert_true(st.paused);
@@ -1002,7 +756,7 @@ test_failure_pause(void **state)
 	configure(fx);
 	assert_false(stats(fx).paused);
 	want_n = 2;
-	assert_true(run_until(fx, failures_n, 3000));
+	assert_true(loop_until(fx->base, failures_n, fx, 3000));
 	assert_true(ht_mono_ms() - t < 3000);
 	st = stats(fx);
 	assert_int_equal(st.failures, 2);
@@ -1019,19 +773,14 @@ test_status_persists(void **state)
 	struct ht_outbox_stats before, after;
 	char path[PATH_MAX];
 
-	load_conf(fx, SPOOL_BUCKET, 100, "1h", "1h");
-	open_outbox(fx);
-	configure(fx);
+	start_outbox(fx, SPOOL_BUCKET, 100, "1h", "1h");
 	commit_add(fx, K1, 64);
-	want_n = 1;
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
+	assert_true(await_n(fx, delivered_n, 1));
 
 	/* Then a failure, so every latest_* field has a value. */
-	load_conf(fx, S3_BUCKET, 100, "1h", "1h");
-	configure(fx);
+	reload(fx, S3_BUCKET, 100, "1h", "1h");
 	commit_add(fx, K2, 64);
-	want_n = 1;
-	assert_true(run_until(fx, failures_n, LIMIT_MS));
+	assert_true(await_n(fx, failures_n, 1));
 	before = stats(fx);
 	assert_true(before.latest_delivery_time > 0);
 	assert_true(before.latest_attempt_time >= before.latest_delivery_time);
@@ -1053,10 +802,8 @@ test_status_persists(void **state)
 	assert_int_equal(after.failures, 0);
 
 	/* And a success is persisted as such. */
-	load_conf(fx, SPOOL_BUCKET, 100, "1h", "1h");
-	configure(fx);
-	want_n = 1;
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
+	reload(fx, SPOOL_BUCKET, 100, "1h", "1h");
+	assert_true(await_n(fx, delivered_n, 1));
 	before = stats(fx);
 	close_outbox(fx);
 	open_outbox(fx);
@@ -1099,14 +846,10 @@ test_notify_entries(void **state)
 	struct fixture *fx = *state;
 
 	assert_int_equal(mkdir(fx->notify, 0750), 0);
-	load_conf(fx, SPOOL_BUCKET, 100, "100ms", "1s");
-	open_outbox(fx);
-	assert_int_equal(ht_outbox_set_notify(fx->o, fx->notify, notify_added_cb, fx), 0);
-	configure(fx);
+	start_outbox_notify(fx, SPOOL_BUCKET);
 	commit_add(fx, K1, 10);
 	commit_add(fx, K2, 20);
-	want_n = 2;
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
+	assert_true(await_n(fx, delivered_n, 2));
 	assert_int_equal(fx->n_added, 2);
 	assert_string_not_equal(fx->added[0], fx->added[1]);
 	assert_entry(fx->notify, fx->added[0], SPOOL_BUCKET, K1);
@@ -1116,8 +859,7 @@ test_notify_entries(void **state)
 	/* Notifications off: no more entries. */
 	assert_int_equal(ht_outbox_set_notify(fx->o, NULL, NULL, NULL), 0);
 	commit_add(fx, K3, 30);
-	want_n = 3;
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
+	assert_true(await_n(fx, delivered_n, 3));
 	assert_int_equal(fx->n_added, 2);
 	assert_int_equal(count_names(fx->notify), 2);
 }
@@ -1130,14 +872,10 @@ test_notify_entry_first(void **state)
 	struct fixture *fx = *state;
 	struct ht_outbox_stats st;
 
-	load_conf(fx, SPOOL_BUCKET, 100, "100ms", "1s");
-	open_outbox(fx);
 	/* fx->notify does not exist yet. */
-	assert_int_equal(ht_outbox_set_notify(fx->o, fx->notify, notify_added_cb, fx), 0);
-	configure(fx);
+	start_outbox_notify(fx, SPOOL_BUCKET);
 	commit_add(fx, K1, 10);
-	want_n = 1;
-	assert_true(run_until(fx, failures_n, LIMIT_MS));
+	assert_true(await_n(fx, failures_n, 1));
 	st = stats(fx);
 	assert_int_equal(st.delivered, 0);
 	assert_int_equal(st.files, 1);
@@ -1149,8 +887,7 @@ test_notify_entry_first(void **state)
 
 	/* The directory appears: the retry delivers, with its entry. */
 	assert_int_equal(mkdir(fx->notify, 0750), 0);
-	want_n = 1;
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
+	assert_true(await_n(fx, delivered_n, 1));
 	assert_int_equal(fx->n_added, 1);
 	assert_int_equal(fx->n_delivered, 1);
 	assert_entry(fx->notify, fx->added[0], SPOOL_BUCKET, K1);
@@ -1165,16 +902,13 @@ test_free_in_flight(void **state)
 {
 	struct fixture *fx = *state;
 
-	load_conf(fx, SPOOL_BUCKET, 100, "100ms", "1s");
-	open_outbox(fx);
-	configure(fx);
+	start_outbox(fx, SPOOL_BUCKET, 100, "100ms", "1s");
 	commit_add(fx, K1, 100000);
 	close_outbox(fx);
 	assert_true(in_dir(fx->files, K1) || in_dir(fx->spool, K1));
 	open_outbox(fx);
 	configure(fx);
-	want_n = 0;
-	assert_true(run_until(fx, files_n, LIMIT_MS));
+	assert_true(await_n(fx, files_n, 0));
 	assert_content(fx->spool, K1, 100000);
 }
 
@@ -1189,25 +923,21 @@ test_s3_delivery(void **state)
 	char want[1024];
 	unsigned char *data;
 
-	srv_start(&fx->srv, 200, true);
-	fx->s3_port = fx->srv.port;
-	load_conf(fx, S3_BUCKET, 100, "100ms", "1s");
-	open_outbox(fx);
-	configure(fx);
+	s3_start(fx, 200, true);
+	start_outbox(fx, S3_BUCKET, 100, "100ms", "1s");
 	commit_add(fx, K1, sizes[0]);
 	commit_add(fx, K2, sizes[1]);
-	want_n = 2;
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
+	assert_true(await_n(fx, delivered_n, 2));
 	assert_int_equal(stats(fx).files, 0);
 	assert_int_equal(stats(fx).failures, 0);
-	assert_int_equal(srv_count(&fx->srv), 2);
+	assert_int_equal(stub_count(&fx->stub), 2);
 	for (int i = 0; i < 2; i++) {
-		struct srv_req *r = NULL;
+		struct stub_req *r = NULL;
 
 		snprintf(want, sizeof(want), "/trail-logs/%s", keys[i]);
 		for (unsigned k = 0; k < 2; k++)
-			if (strcmp(fx->srv.req[k].target, want) == 0)
-				r = &fx->srv.req[k];
+			if (strcmp(fx->stub.req[k].target, want) == 0)
+				r = &fx->stub.req[k];
 		if (r == NULL)
 			fail_msg("no PUT to %s", want);
 		assert_string_equal(r->method, "PUT");
@@ -1234,23 +964,17 @@ test_reconfigure_in_flight(void **state)
 	struct fixture *fx = *state;
 
 	assert_int_equal(mkdir(fx->notify, 0750), 0);
-	srv_start(&fx->srv, 200, false);
-	fx->s3_port = fx->srv.port;
-	load_conf(fx, S3_BUCKET, 100, "100ms", "1s");
-	open_outbox(fx);
-	assert_int_equal(ht_outbox_set_notify(fx->o, fx->notify, notify_added_cb, fx), 0);
-	configure(fx);
+	s3_start(fx, 200, false);
+	start_outbox_notify(fx, S3_BUCKET);
 	commit_add(fx, K1, 100);
-	assert_true(run_until(fx, srv_has_1, LIMIT_MS));
+	assert_true(await_n(fx, stub_n, 1));
 
 	/* The PUT is at the server, unanswered: move to the spool. */
-	load_conf(fx, SPOOL_BUCKET, 100, "100ms", "1s");
-	configure(fx);
-	srv_open_gate(&fx->srv);
-	want_n = 1;
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
-	run_for(fx, 100);
-	assert_int_equal(srv_count(&fx->srv), 1);
+	reload(fx, SPOOL_BUCKET, 100, "100ms", "1s");
+	stub_open_gate(&fx->stub);
+	assert_true(await_n(fx, delivered_n, 1));
+	loop_for(fx->base, 100);
+	assert_int_equal(stub_count(&fx->stub), 1);
 	assert_int_equal(stats(fx).files, 0);
 	assert_false(in_dir(fx->spool, K1));	/* it went to S3, once */
 	assert_int_equal(fx->n_delivered, 1);
@@ -1270,26 +994,21 @@ test_reconfigure_in_flight_fails(void **state)
 	struct ht_outbox_stats st;
 	char endpoint[64];
 
-	srv_start(&fx->srv, 500, false);
-	fx->s3_port = fx->srv.port;
-	load_conf(fx, S3_BUCKET, 100, "100ms", "1s");
-	open_outbox(fx);
-	configure(fx);
+	s3_start(fx, 500, false);
+	start_outbox(fx, S3_BUCKET, 100, "100ms", "1s");
 	commit_add(fx, K1, 100);
-	assert_true(run_until(fx, srv_has_1, LIMIT_MS));
-	load_conf(fx, SPOOL_BUCKET, 100, "100ms", "1s");
-	configure(fx);
-	srv_open_gate(&fx->srv);
-	want_n = 1;
-	assert_true(run_until(fx, failures_n, LIMIT_MS));
+	assert_true(await_n(fx, stub_n, 1));
+	reload(fx, SPOOL_BUCKET, 100, "100ms", "1s");
+	stub_open_gate(&fx->stub);
+	assert_true(await_n(fx, failures_n, 1));
 	st = stats(fx);
-	snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%u", fx->srv.port);
+	snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%u", fx->stub.port);
 	if (strstr(st.latest_error, "(null)") != NULL ||
 	    strstr(st.latest_error, endpoint) == NULL)
 		fail_msg("latest_error does not describe the failed upload to %s: \"%s\"",
 		    endpoint, st.latest_error);
 	/* And the file still reaches the new target. */
-	assert_true(run_until(fx, delivered_n, LIMIT_MS));
+	assert_true(await_n(fx, delivered_n, 1));
 	assert_content(fx->spool, K1, 100);
 }
 
@@ -1303,34 +1022,29 @@ test_status_newest_wins(void **state)
 	struct fixture *fx = *state;
 	struct ht_outbox_stats newest, after;
 	unsigned port2;
-	int fd2 = closed_port(&port2);
+	int fd2 = loopback_socket(&port2, 0);
 	char endpoint2[64];
 
 	assert_true(fd2 >= 0);
-	load_conf(fx, S3_BUCKET, 100, "1h", "1h");
-	open_outbox(fx);
-	configure(fx);
+	start_outbox(fx, S3_BUCKET, 100, "1h", "1h");
 	commit_add(fx, K1, 64);
-	want_n = 1;
-	assert_true(run_until(fx, failures_n, LIMIT_MS));
+	assert_true(await_n(fx, failures_n, 1));
 
 	/* The status timer (1 s) queues its write behind the blockers. */
 	block_workers(fx, 2);
-	assert_true(run_until(fx, pool_has_3, LIMIT_MS));
+	assert_true(await_n(fx, pool_n, 3));
 
 	/* A newer status: the same file fails against another endpoint. */
 	fx->s3_port = port2;
-	load_conf(fx, S3_BUCKET, 100, "1h", "1h");
-	configure(fx);
-	want_n = 2;
-	assert_true(run_until(fx, failures_n, LIMIT_MS));
+	reload(fx, S3_BUCKET, 100, "1h", "1h");
+	assert_true(await_n(fx, failures_n, 2));
 	newest = stats(fx);
 	snprintf(endpoint2, sizeof(endpoint2), "127.0.0.1:%u", port2);
 	assert_non_null(strstr(newest.latest_error, endpoint2));
 
 	ht_outbox_free(fx->o);
 	fx->o = NULL;
-	open_worker_gate(fx);
+	gate_set(&fx->workers, true);
 	ht_worker_drain(fx->io);
 	close(fd2);
 
@@ -1398,7 +1112,7 @@ child_reconfigure_while_hashing(struct fixture *fx, struct ht_conf *s3, struct h
 	if (ht_outbox_configure(o, spool, &spool->trails[0], NULL) < 0)
 		return 15;
 	(void)!write(gate[1], "x", 1);
-	tick = event_new(env.base, -1, EV_PERSIST, tick_cb, NULL);
+	tick = event_new(env.base, -1, EV_PERSIST, loop_tick_cb, NULL);
 	if (tick == NULL || event_add(tick, &tv) < 0)
 		return 16;
 	deadline = ht_mono_ms() + LIMIT_MS;
@@ -1471,12 +1185,9 @@ test_remove_dir(void **state)
 	struct fixture *fx = *state;
 	char outbox[PATH_MAX];
 
-	load_conf(fx, S3_BUCKET, 100, "1h", "1h");
-	open_outbox(fx);
-	configure(fx);
+	start_outbox(fx, S3_BUCKET, 100, "1h", "1h");
 	commit_add(fx, K1, 10);
-	want_n = 1;
-	assert_true(run_until(fx, failures_n, LIMIT_MS));
+	assert_true(await_n(fx, failures_n, 1));
 	close_outbox(fx);
 	assert_true(in_dir(fx->files, K1));
 
