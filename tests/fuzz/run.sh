@@ -102,7 +102,7 @@ for f in "$srcdir"/common/*.c; do
 	*) sources="$sources $f" ;;
 	esac
 done
-sources="$sources $srcdir/daemon/sources/ingest_parse.c $srcdir/daemon/trail/select.c"
+sources="$sources $srcdir/daemon/sources/ingest_parse.c $srcdir/daemon/sources/audit_parse.c $srcdir/daemon/trail/select.c"
 sources="$sources $srcdir/daemon/api/sigv4.c $srcdir/daemon/deliver/creds.c $obj/conf_default.c"
 
 objects=""
