@@ -1037,6 +1037,7 @@ static const struct cp_check chk_account = { "account ID", bad_account };
 static const struct cp_check chk_region = { "region", bad_region };
 static const struct cp_check chk_org = { "organization ID", bad_org };
 static const struct cp_check chk_state_dir = { "state directory", bad_abs_path };
+static const struct cp_check chk_log_file = { "log file path", bad_abs_path };
 static const struct cp_check chk_path = { "path", bad_empty };
 static const struct cp_check chk_listen = { "listen address", bad_listen };
 static const struct cp_check chk_access_key = { "access key ID", bad_access_key };
@@ -1059,7 +1060,8 @@ static const struct cp_check chk_kms_key = { "KMS key ID", bad_kms_key };
 static const char *const fsync_names[] = { "always", "interval", "off", NULL };
 static const char *const access_names[] = { "admin", "read", NULL };
 static const char *const bucket_type_names[] = { "spool", "s3", NULL };
-static const char *const source_type_names[] = { "ingest", NULL };
+static const char *const source_type_names[] = { "ingest", "auditlog", NULL };
+static const char *const source_start_names[] = { "end", "beginning", NULL };
 static const char *const sse_names[] = { "none", "AES256", "aws:kms", NULL };
 static const char *const backoff_names[] = { "linear", "arithmetic", "geometric", "exponential",
 	NULL };
@@ -1068,11 +1070,13 @@ static const struct cp_enum enum_fsync = { "fsync policy", fsync_names };
 static const struct cp_enum enum_access = { "access level", access_names };
 static const struct cp_enum enum_bucket_type = { "bucket type", bucket_type_names };
 static const struct cp_enum enum_source_type = { "source type", source_type_names };
+static const struct cp_enum enum_source_start = { "start position", source_start_names };
 static const struct cp_enum enum_sse = { "server-side encryption", sse_names };
 static const struct cp_enum enum_backoff = { "backoff function", backoff_names };
 
 _Static_assert(HT_FSYNC_INTERVAL == 1 && HT_ACCESS_READ == 1 && HT_BUCKET_S3 == 1 &&
-    HT_SOURCE_INGEST == 0 && HT_SSE_KMS == 2 && HT_CONF_BACKOFF_EXPONENTIAL == 3,
+    HT_SOURCE_AUDITLOG == 1 && HT_SOURCE_START_BEGINNING == 1 && HT_SSE_KMS == 2 &&
+    HT_CONF_BACKOFF_EXPONENTIAL == 3,
     "enum order must match the name tables");
 _Static_assert(sizeof(enum ht_fsync_policy) == sizeof(uint32_t), "enums are stored as 32 bits");
 
@@ -1389,13 +1393,67 @@ channel_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 
 static const struct cp_items channel_items = { sizeof(char *), channel_item, 0, NULL };
 
+#define SOURCE(m) MEMBER(struct ht_conf_source, m)
+
+/* "type" first; every other key belongs to one source type, named in
+ * source_key_type at the same index (source_keys_fit_type). */
 static const struct cp_field source_fields[] = {
-	{ "type", cp_enumv, MEMBER(struct ht_conf_source, type), .arg = &enum_source_type,
-	    .required = true },
-	{ "channels", cp_list, MEMBER(struct ht_conf_source, channels),
+	{ "type", cp_enumv, SOURCE(type), .arg = &enum_source_type, .required = true },
+	{ "channels", cp_list, SOURCE(channels),
 	    .noff = offsetof(struct ht_conf_source, n_channels), .arg = &channel_items },
+	{ "path", cp_str, SOURCE(path), .arg = &chk_log_file },
+	{ "checkpoint", cp_str, SOURCE(checkpoint), .arg = &chk_file },
+	/* auditd's own timeout is 2 s; below 100 ms events of a busy system
+	 * would be cut, past a minute a lost EOE holds an event too long */
+	{ "eoe_timeout", cp_duration, SOURCE(eoe_timeout_ms), .min = 100, .max = 60 * 1000 },
+	{ "max_event_records", cp_uint, SOURCE(max_event_records), .min = 8, .max = 65536 },
+	{ "start", cp_enumv, SOURCE(start), .arg = &enum_source_start },
 	{ .key = NULL },
 };
+
+static const enum ht_source_type source_key_type[] = { HT_SOURCE_INGEST, HT_SOURCE_INGEST,
+	HT_SOURCE_AUDITLOG, HT_SOURCE_AUDITLOG, HT_SOURCE_AUDITLOG, HT_SOURCE_AUDITLOG,
+	HT_SOURCE_AUDITLOG };
+
+_Static_assert(sizeof(source_key_type) / sizeof(source_key_type[0]) ==
+    sizeof(source_fields) / sizeof(source_fields[0]) - 1, "one type per source key");
+
+/* A key of another source type is refused by name before any value is
+ * parsed ("channels is only for type: ingest").  An unknown or missing type
+ * is left for cp_map to report. */
+static int
+source_keys_fit_type(struct cp *cp, yaml_node_t *node)
+{
+	yaml_node_t *type = cp_find(cp, node, "type"), *k;
+	yaml_node_pair_t *p;
+	const char *key;
+	size_t t, old;
+	int r;
+
+	if (type == NULL || type->type != YAML_SCALAR_NODE || node->type != YAML_MAPPING_NODE)
+		return 0;
+	for (t = 0; source_type_names[t] != NULL; t++)
+		if (strcmp((const char *)type->data.scalar.value, source_type_names[t]) == 0)
+			break;
+	if (source_type_names[t] == NULL)
+		return 0;
+	for (p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(cp->doc, p->key);
+		if (k == NULL || k->type != YAML_SCALAR_NODE)
+			continue;
+		key = (const char *)k->data.scalar.value;
+		for (size_t i = 1; source_fields[i].key != NULL; i++) {
+			if (strcmp(source_fields[i].key, key) != 0 || source_key_type[i] == t)
+				continue;
+			old = path_key(cp, key);
+			r = cp_err(cp, k, "%s is only for type: %s", key,
+			    source_type_names[source_key_type[i]]);
+			path_pop(cp, old);
+			return r;
+		}
+	}
+	return 0;
+}
 
 static int
 source_channels_default(struct cp *cp, yaml_node_t *node, struct ht_conf_source *s)
@@ -1411,15 +1469,70 @@ source_channels_default(struct cp *cp, yaml_node_t *node, struct ht_conf_source 
 	return 0;
 }
 
+/* sources/auditlog-BASENAME-HASH.checkpoint: the name says which log it
+ * follows, the hash (FNV-1a of the whole path) keeps two logs with the same
+ * base name apart. */
+static int
+auditlog_checkpoint_default(struct ht_conf_source *s)
+{
+	static const char keep[] = LOWER_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ._-";
+	const char *base = strrchr(s->path, '/') + 1;
+	uint32_t h = 2166136261u;
+	char name[64];
+	size_t n = 0;
+
+	for (const char *c = s->path; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	for (; base[n] != '\0' && n < sizeof(name) - 1; n++)
+		name[n] = strchr(keep, base[n]) ? base[n] : '_';
+	name[n] = '\0';
+	if (asprintf(&s->checkpoint, "sources/auditlog-%s-%08x.checkpoint", name, h) < 0) {
+		s->checkpoint = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Two sources reading one log would deliver it twice; two sharing a
+ * checkpoint would overwrite each other's position. */
+static int
+auditlog_check(struct cp *cp, yaml_node_t *node, struct ht_conf_source *s, size_t idx)
+{
+	if (s[idx].path == NULL && (s[idx].path = strdup(HT_AUDITLOG_DEFAULT_PATH)) == NULL)
+		return -ENOMEM;
+	if (s[idx].checkpoint == NULL && auditlog_checkpoint_default(&s[idx]) < 0)
+		return -ENOMEM;
+	for (size_t j = 0; j < idx; j++) {
+		if (s[j].type != HT_SOURCE_AUDITLOG)
+			continue;
+		if (strcmp(s[j].path, s[idx].path) == 0)
+			return cp_err_key(cp, node, "path", "%s is already read by sources[%zu]",
+			    cp_q(cp, s[idx].path), j);
+		if (strcmp(s[j].checkpoint, s[idx].checkpoint) == 0)
+			return cp_err_key(cp, node, "checkpoint", "%s is also the checkpoint of "
+			    "sources[%zu]", cp_q(cp, s[idx].checkpoint), j);
+	}
+	return 0;
+}
+
 static int
 source_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 {
 	struct ht_conf_source *s = items;
 	int r;
 
-	r = cp_map(cp, node, source_fields, &s[idx]);
+	r = source_keys_fit_type(cp, node);
+	if (r == 0)
+		r = cp_map(cp, node, source_fields, &s[idx]);
 	if (r < 0)
 		return r;
+	if (s[idx].type == HT_SOURCE_AUDITLOG) {
+		if (cp_find(cp, node, "eoe_timeout") == NULL)
+			s[idx].eoe_timeout_ms = 2000;
+		if (cp_find(cp, node, "max_event_records") == NULL)
+			s[idx].max_event_records = 256;
+		return auditlog_check(cp, node, s, idx);
+	}
 	/* One ingest endpoint serves every channel; two would fight over it. */
 	for (size_t j = 0; j < idx; j++)
 		if (s[j].type == HT_SOURCE_INGEST && s[idx].type == HT_SOURCE_INGEST)
@@ -2034,6 +2147,8 @@ free_lists(struct ht_conf *conf)
 		for (size_t j = 0; j < conf->sources[i].n_channels; j++)
 			free(conf->sources[i].channels[j]);
 		free(conf->sources[i].channels);
+		free(conf->sources[i].path);
+		free(conf->sources[i].checkpoint);
 	}
 	free(conf->sources);
 	for (size_t i = 0; i < conf->n_trails; i++) {

@@ -21,7 +21,9 @@
 
 enum ht_fsync_policy { HT_FSYNC_ALWAYS, HT_FSYNC_INTERVAL, HT_FSYNC_OFF };
 enum ht_bucket_type { HT_BUCKET_SPOOL, HT_BUCKET_S3 };
-enum ht_source_type { HT_SOURCE_INGEST };
+enum ht_source_type { HT_SOURCE_INGEST, HT_SOURCE_AUDITLOG };
+/* Where an auditlog source starts when it has no checkpoint yet. */
+enum ht_source_start { HT_SOURCE_START_END, HT_SOURCE_START_BEGINNING };
 enum ht_access { HT_ACCESS_ADMIN, HT_ACCESS_READ };
 
 struct ht_conf_history {
@@ -120,10 +122,24 @@ struct ht_conf_topic {
 	uint64_t timeout_ms;		/* one POST, default 15s (SNS's) */
 };
 
+#define HT_AUDITLOG_DEFAULT_PATH "/var/log/audit/audit.log"
+
+/* A key of one type is refused for the other; fields of the other type
+ * stay zero/NULL. */
 struct ht_conf_source {
 	enum ht_source_type type;
-	char **channels;		/* ingest: channel names */
+	char **channels;		/* ingest: channel names; default [default] */
 	size_t n_channels;
+	/* auditlog */
+	char *path;			/* absolute; default HT_AUDITLOG_DEFAULT_PATH */
+	char *checkpoint;		/* relative = under state_dir; default
+					 * sources/auditlog-BASENAME-HASH.checkpoint, HASH
+					 * from path, so sources never share one */
+	uint64_t eoe_timeout_ms;	/* end-of-event timeout, 100ms-60s; default 2s */
+	uint32_t max_event_records;	/* records per event before it is cut, 8-65536;
+					 * default 256 */
+	enum ht_source_start start;	/* with no checkpoint: default end (no history
+					 * replayed); beginning: the oldest rotated file */
 };
 
 struct ht_conf_delivery {

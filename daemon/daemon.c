@@ -43,6 +43,7 @@
 
 static const struct ht_source_ops *const source_types[] = {
 	[HT_SOURCE_INGEST] = &ht_src_ingest_ops,
+	[HT_SOURCE_AUDITLOG] = &ht_src_auditlog_ops,
 };
 
 struct source_slot {
@@ -112,16 +113,21 @@ daemon_start_sources(struct ht_daemon *d)
 	return 0;
 }
 
+/* The running source sc describes: same type and, for types that may appear
+ * more than once, the same identity (ops->same); slots already matched are
+ * skipped. */
 static struct source_slot *
-daemon_find_source(struct ht_daemon *d, const struct ht_source_ops *ops)
+daemon_find_source(struct ht_daemon *d, const struct ht_source_ops *ops,
+    const struct ht_conf_source *sc, const bool *taken)
 {
 	for (size_t i = 0; i < d->n_sources; i++)
-		if (d->sources[i].ops == ops)
+		if (!taken[i] && d->sources[i].ops == ops &&
+		    (ops->same == NULL || ops->same(d->sources[i].state, sc)))
 			return &d->sources[i];
 	return NULL;
 }
 
-/* Sources are keyed by type (the config allows one of each today). */
+/* Sources are matched by type and identity (an auditlog source by its path). */
 static void
 daemon_reload_sources(struct ht_daemon *d, const struct ht_conf *conf)
 {
@@ -129,7 +135,7 @@ daemon_reload_sources(struct ht_daemon *d, const struct ht_conf *conf)
 
 	for (size_t i = 0; i < conf->n_sources; i++) {
 		const struct ht_source_ops *ops = source_types[conf->sources[i].type];
-		struct source_slot *s = daemon_find_source(d, ops);
+		struct source_slot *s = daemon_find_source(d, ops, &conf->sources[i], keep);
 
 		if (s) {
 			keep[s - d->sources] = true;
@@ -404,7 +410,7 @@ ht_daemon_status(const struct ht_daemon *d, char *buf, size_t len)
 	if (n < len)
 		n += ht_registry_status(d->trails, buf + n, len - n);
 	for (size_t i = 0; i < d->n_sources && n < len; i++) {
-		char s[256];
+		char s[512];
 
 		d->sources[i].ops->status(d->sources[i].state, s, sizeof(s));
 		n += (size_t)snprintf(buf + n, len - n, "; %s", s);

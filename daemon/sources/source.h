@@ -9,6 +9,7 @@
 #ifndef HT_SOURCE_H
 #define HT_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -42,8 +43,14 @@ struct ht_source_ops {
 	void (*status)(void *state, char *buf, size_t len);
 	/* Free; only called when inflight() is 0. */
 	void (*stop)(void *state);
+	/* Optional, for types that may have several sources: is the running
+	 * source state the one sc describes (auditlog: the same path)?  A
+	 * reload should match sources by type and then by this.  NULL: at
+	 * most one source of the type. */
+	bool (*same)(void *state, const struct ht_conf_source *sc);
 };
 
 extern const struct ht_source_ops ht_src_ingest_ops;
+extern const struct ht_source_ops ht_src_auditlog_ops;
 
 #endif

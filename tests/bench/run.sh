@@ -3,8 +3,8 @@
 #
 #   run.sh SRCDIR BUILDDIR
 #
-# Builds nothing (make has built hosttraild, tests/bench/bench_history and
-# tests/bench/bench_gzip).
+# Builds nothing (make has built hosttraild, tests/bench/bench_history,
+# tests/bench/bench_gzip and tests/bench/bench_audit).
 # Runs, printing each one's tables and how long it took:
 #   1. bench_ingest.py: PutAuditEvents throughput of the daemon,
 #   2. bench_history at 1M events over 90 days,
@@ -13,9 +13,13 @@
 #   4. bench_delivery.py: S3 delivery throughput to a local Swift (s3api) on
 #      loopback with 5 trails (skipped when Swift is missing and cannot be
 #      installed: swift.sh exits 77; HT_NO_APT=1 forbids installing it),
-#   5. bench_gzip: the gzip cost of building a log file against gzip -6.
+#   5. bench_gzip: the gzip cost of building a log file against gzip -6,
+#   6. bench_audit.py: audit.log to JSON (parse, assemble, map, serialize)
+#      against laurel on the same 220 MB file, with the event counts checked
+#      (skipped when laurel is missing and cannot be installed: exit 77;
+#      HT_NO_APT=1 forbids installing it).
 # Each run is bounded by timeout(1) (BENCH_TIMEOUT_INGEST / _1M / _10M /
-# _DELIVERY / _GZIP, seconds).  Everything is written under one directory
+# _DELIVERY / _GZIP / _AUDIT, seconds).  Everything is written under one directory
 # made in $TMPDIR (else /var/tmp) and removed at the end, even after a
 # timeout or ^C.  A benchmark exiting 77 is reported as skipped.
 # Exit status: 1 if any benchmark failed (an error, not a missed target).
@@ -91,6 +95,9 @@ run "delivery to Swift S3, 5 trails (bench_delivery.py)" "${BENCH_TIMEOUT_DELIVE
 	"$python" "$srcdir/tests/bench/bench_delivery.py" --daemon "$builddir/hosttraild"
 run "gzip vs gzip -6 (bench_gzip)" "${BENCH_TIMEOUT_GZIP:-600}" \
 	"$builddir/tests/bench/bench_gzip"
+run "audit.log to JSON vs laurel (bench_audit.py)" "${BENCH_TIMEOUT_AUDIT:-1200}" \
+	"$python" "$srcdir/tests/bench/bench_audit.py" \
+	--bench "$builddir/tests/bench/bench_audit"
 
 echo
 echo "######## benchmarks:$summary"

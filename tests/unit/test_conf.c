@@ -502,7 +502,7 @@ test_error_sections(void **state UNUSED)
 	    "spool, s3");
 	expect_exact(BASE "sources:\n  - type: journal\n",
 	    "t.yaml:9:11: sources[0].type: unknown source type \"journal\"; expected one of: "
-	    "ingest");
+	    "ingest, auditlog");
 	expect_error(BASE "sources:\n  - type: ingest\n  - type: ingest\n",
 	    "t.yaml:10:11: sources[1].type: only one source of type ingest is allowed");
 	expect_exact(BASE "sources:\n  - type: ingest\n    channels: []\n",
@@ -536,6 +536,85 @@ test_error_sections(void **state UNUSED)
 	expect_exact(BASE "trails:\n  - {name: tr1, s3_bucket_name: spool-a, s3_key_prefix: ''}\n",
 	    "t.yaml:9:57: trails[0].s3_key_prefix: \"\" is not a valid S3 key prefix: must be 1 "
 	    "to 200 characters");
+}
+
+/* type: auditlog, its defaults and keys; a key of the other type is refused
+ * by name. */
+static void
+test_auditlog_source(void **state UNUSED)
+{
+	struct ht_conf *c;
+
+	c = load_ok(BASE "sources:\n  - type: auditlog\n  - type: ingest\n"
+	    "  - type: auditlog\n    path: /srv/audit/audit.log\n    checkpoint: /var/tmp/a.cp\n"
+	    "    eoe_timeout: 500ms\n    max_event_records: 1024\n    start: beginning\n"
+	    "  - {type: auditlog, path: /other/audit.log}\n");
+	assert_int_equal(c->n_sources, 4);
+	assert_int_equal(c->sources[0].type, HT_SOURCE_AUDITLOG);
+	assert_string_equal(c->sources[0].path, "/var/log/audit/audit.log");
+	assert_string_equal(c->sources[0].checkpoint,
+	    "sources/auditlog-audit.log-a95e0ada.checkpoint");
+	assert_int_equal(c->sources[0].eoe_timeout_ms, 2000);
+	assert_int_equal(c->sources[0].max_event_records, 256);
+	assert_int_equal(c->sources[0].start, HT_SOURCE_START_END);
+	assert_int_equal(c->sources[0].n_channels, 0);
+	assert_null(c->sources[0].channels);
+	assert_int_equal(c->sources[1].type, HT_SOURCE_INGEST);
+	assert_null(c->sources[1].path);
+	assert_null(c->sources[1].checkpoint);
+	assert_int_equal(c->sources[1].n_channels, 1);
+	assert_string_equal(c->sources[2].path, "/srv/audit/audit.log");
+	assert_string_equal(c->sources[2].checkpoint, "/var/tmp/a.cp");
+	assert_int_equal(c->sources[2].eoe_timeout_ms, 500);
+	assert_int_equal(c->sources[2].max_event_records, 1024);
+	assert_int_equal(c->sources[2].start, HT_SOURCE_START_BEGINNING);
+	/* the same base name elsewhere gets a checkpoint of its own */
+	assert_non_null(strstr(c->sources[3].checkpoint, "sources/auditlog-audit.log-"));
+	assert_string_not_equal(c->sources[3].checkpoint, c->sources[0].checkpoint);
+	ht_conf_free(c);
+
+	/* an odd base name stays one safe file name */
+	c = load_ok(BASE "sources: [{type: auditlog, path: '/l/a b*c'}]\n");
+	assert_non_null(strstr(c->sources[0].checkpoint, "sources/auditlog-a_b_c-"));
+	ht_conf_free(c);
+}
+
+static void
+test_error_auditlog_source(void **state UNUSED)
+{
+	expect_exact(BASE "sources:\n  - type: auditlog\n    channels: [a]\n",
+	    "t.yaml:10:5: sources[0].channels: channels is only for type: ingest");
+	expect_exact(BASE "sources:\n  - type: ingest\n    eoe_timeout: 2s\n",
+	    "t.yaml:10:5: sources[0].eoe_timeout: eoe_timeout is only for type: auditlog");
+	expect_exact(BASE "sources:\n  - {path: /x, type: ingest}\n",
+	    "t.yaml:9:6: sources[0].path: path is only for type: auditlog");
+	expect_exact(BASE "sources:\n  - type: auditlog\n    path: audit.log\n",
+	    "t.yaml:10:11: sources[0].path: \"audit.log\" is not a valid log file path: must be "
+	    "an absolute path");
+	expect_exact(BASE "sources:\n  - type: auditlog\n    checkpoint: ''\n",
+	    "t.yaml:10:17: sources[0].checkpoint: \"\" is not a valid file name: must not be "
+	    "empty");
+	expect_exact(BASE "sources:\n  - type: auditlog\n    eoe_timeout: 50ms\n",
+	    "t.yaml:10:18: sources[0].eoe_timeout: \"50ms\" is out of range (100ms to 1m)");
+	expect_exact(BASE "sources:\n  - type: auditlog\n    eoe_timeout: 2m\n",
+	    "t.yaml:10:18: sources[0].eoe_timeout: \"2m\" is out of range (100ms to 1m)");
+	expect_exact(BASE "sources:\n  - type: auditlog\n    max_event_records: 4\n",
+	    "t.yaml:10:24: sources[0].max_event_records: \"4\" is out of range (8 to 65536)");
+	expect_exact(BASE "sources:\n  - type: auditlog\n    start: middle\n",
+	    "t.yaml:10:12: sources[0].start: unknown start position \"middle\"; expected one "
+	    "of: end, beginning");
+	expect_exact(BASE "sources:\n  - type: auditlog\n    paht: /x\n",
+	    "t.yaml:10:5: sources[0].paht: unknown key \"paht\"; expected one of: type, "
+	    "channels, path, checkpoint, eoe_timeout, max_event_records, start");
+	expect_exact(BASE "sources:\n  - type: auditlog\n  - type: auditlog\n",
+	    "t.yaml:10:5: sources[1].path: \"/var/log/audit/audit.log\" is already read by "
+	    "sources[0]");
+	expect_exact(BASE "sources:\n  - {type: auditlog, path: /a/x.log, checkpoint: cp}\n"
+	    "  - {type: auditlog, path: /b/x.log, checkpoint: cp}\n",
+	    "t.yaml:10:50: sources[1].checkpoint: \"cp\" is also the checkpoint of sources[0]");
+	expect_exact(BASE "sources:\n  - type: audit\n",
+	    "t.yaml:9:11: sources[0].type: unknown source type \"audit\"; expected one of: "
+	    "ingest, auditlog");
 }
 
 static void
@@ -1218,7 +1297,7 @@ test_out_of_memory(void **state UNUSED)
 	    "topics: {tt: {signing_key_file: k.pem, signing_cert_url: 'https://c/c.pem',\n"
 	    "  ca_file: ca.pem, subscriptions: [{url: 'http://x/',\n"
 	    "  delivery_policy: {num_retries: 5, backoff: exponential}}]}}\n"
-	    "sources: [{type: ingest}]\n"
+	    "sources: [{type: ingest}, {type: auditlog, path: /l/audit.log, start: beginning}]\n"
 	    "trails: [{name: tr1, s3_bucket_name: spool-a, sns_topic_name: tt},\n"
 	    "  {name: tr2, s3_bucket_name: s3b, kms_key_id: alias/k, outbox_max: 5}]\n");
 	oom_loop(t.file);
@@ -1245,6 +1324,8 @@ main(void)
 		cmocka_unit_test(test_error_numbers),
 		cmocka_unit_test(test_error_cross_references),
 		cmocka_unit_test(test_error_sections),
+		cmocka_unit_test(test_auditlog_source),
+		cmocka_unit_test(test_error_auditlog_source),
 		cmocka_unit_test(test_error_yaml_structure),
 		cmocka_unit_test(test_error_one_line),
 		cmocka_unit_test(test_errbuf_sizes),
