@@ -557,9 +557,6 @@ obx_failed(struct ht_outbox *o, struct obx_file *f, bool slowly, const char *why
 static void
 obx_succeeded(struct ht_outbox *o, struct obx_file *f)
 {
-	char *key = f->key;
-
-	f->key = NULL;
 	o->in_flight--;
 	o->st.delivered++;
 	o->st.latest_delivery_time = o->st.latest_attempt_time = (int64_t)time(NULL);
@@ -573,9 +570,8 @@ obx_succeeded(struct ht_outbox *o, struct obx_file *f)
 	o->paused_until = 0;
 	o->st.paused = false;
 	obx_status_changed(o);
-	f->key = key;
 	if (o->delivered_fn)
-		o->delivered_fn(f->att_bucket, key, o->delivered_arg);
+		o->delivered_fn(f->att_bucket, f->key, o->delivered_arg);
 	obx_forget(o, f);
 }
 

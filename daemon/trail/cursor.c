@@ -84,9 +84,7 @@ cursor_from_json(struct json_object *root, struct ht_cursor *c)
 		c->has_stop = true;
 	}
 	if (get_int(root, "startLoggingTime", &c->start_logging_time) < 0 ||
-	    get_int(root, "stopLoggingTime", &c->stop_logging_time) < 0 ||
-	    get_int(root, "latestDeliveryTime", &c->latest_delivery_time) < 0 ||
-	    get_int(root, "latestDeliveryAttemptTime", &c->latest_attempt_time) < 0)
+	    get_int(root, "stopLoggingTime", &c->stop_logging_time) < 0)
 		return -EBADMSG;
 	if (!json_object_object_get_ex(root, "plan", &plan) || json_object_is_type(plan, json_type_null))
 		return 0;
@@ -142,10 +140,6 @@ ht_cursor_store(const char *path, const struct ht_cursor *c)
 	json_object_object_add(root, "logging", json_object_new_boolean(c->logging));
 	json_object_object_add(root, "startLoggingTime", json_object_new_int64(c->start_logging_time));
 	json_object_object_add(root, "stopLoggingTime", json_object_new_int64(c->stop_logging_time));
-	json_object_object_add(root, "latestDeliveryTime",
-	    json_object_new_int64(c->latest_delivery_time));
-	json_object_object_add(root, "latestDeliveryAttemptTime",
-	    json_object_new_int64(c->latest_attempt_time));
 	if (c->has_stop)
 		json_object_object_add(root, "stopAt", pos_to_json(&c->stop_at));
 	if (c->has_plan) {

@@ -29,8 +29,8 @@ struct ht_cursor {
 	struct ht_history_pos stop_at;
 	int64_t start_logging_time;	/* epoch seconds, 0 = never */
 	int64_t stop_logging_time;
-	int64_t latest_delivery_time;	/* epoch s of the last file delivered, 0 = none */
-	int64_t latest_attempt_time;	/* epoch s of the last successful attempt */
+	/* Delivery times live in the outbox's status.json; older cursor files
+	 * carrying latestDelivery* keys still load (unknown keys are ignored). */
 };
 
 /* Load path into *ret.  -ENOENT if there is none, -EBADMSG if it does not

@@ -111,32 +111,27 @@ settings_clear(struct trail_settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static char *
-dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 static int
 settings_from_conf(struct trail_settings *s, const struct ht_conf *conf,
     const struct ht_conf_trail *tc)
 {
+	bool oom = false;
+
 	memset(s, 0, sizeof(*s));
 	if (ht_conf_bucket(conf, tc->s3_bucket_name) == NULL)
 		return -EINVAL;	/* the config validator already refused this */
-	s->name = strdup(tc->name);
-	s->prefix = dup_or_null(tc->s3_key_prefix);
-	s->orgid = tc->is_organization_trail ? dup_or_null(conf->organization_id) : NULL;
-	s->account = strdup(conf->account_id);
-	s->region = strdup(conf->region);
+	s->name = ht_strdup_opt(tc->name, &oom);
+	s->prefix = ht_strdup_opt(tc->s3_key_prefix, &oom);
+	s->orgid = tc->is_organization_trail ? ht_strdup_opt(conf->organization_id, &oom) : NULL;
+	s->account = ht_strdup_opt(conf->account_id, &oom);
+	s->region = ht_strdup_opt(conf->region, &oom);
 	s->interval_ms = tc->delivery.interval_ms;
 	s->max_events = tc->delivery.max_events;
 	s->max_bytes = tc->delivery.max_bytes;
 	s->logging = tc->start_logging;
 	s->include_global = tc->include_global_service_events;
 	s->multi_region = tc->is_multi_region_trail;
-	if (!s->name || !s->account || !s->region ||
-	    (tc->s3_key_prefix && !s->prefix) || (tc->is_organization_trail && !s->orgid)) {
+	if (oom || (tc->is_organization_trail && !s->orgid)) {
 		settings_clear(s);
 		return -ENOMEM;
 	}
@@ -199,10 +194,6 @@ trail_job_work(void *arg)
 	j->after = j->plan;
 	j->after.has_plan = false;
 	j->after.pos = j->b->reached;
-	/* GetTrailStatus survives restarts: the times travel with the cursor. */
-	j->after.latest_attempt_time = (int64_t)time(NULL);
-	if (j->b->events > 0)
-		j->after.latest_delivery_time = j->after.latest_attempt_time;
 	v = ht_cursor_store(j->cursor_path, &j->after);
 	if (v < 0) {
 		/* The file is delivered but the cursor did not move: the plan is
@@ -267,8 +258,6 @@ trail_job_done(void *arg)
 	/* Logging changes made while building apply to the stored state. */
 	t->cur.pos = j->after.pos;
 	t->cur.has_plan = false;
-	t->cur.latest_attempt_time = j->after.latest_attempt_time;
-	t->cur.latest_delivery_time = j->after.latest_delivery_time;
 	if (j->b->events > 0) {
 		t->stats.files++;
 		t->stats.events += j->b->events;
@@ -531,9 +520,6 @@ trail_load_cursor(struct ht_trail *t)
 	if (t->cur.has_plan)
 		log_info("trail %s: resuming the unfinished log file %s", t->s.name,
 		    t->cur.plan_key);
-	t->stats.latest_delivery_time = t->cur.latest_delivery_time;
-	t->stats.latest_attempt_time = t->cur.latest_attempt_time;
-	t->stats.latest_attempt_succeeded = t->cur.latest_attempt_time != 0;
 	return 0;
 }
 

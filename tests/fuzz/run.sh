@@ -6,7 +6,7 @@
 # Each tests/fuzz/fuzz_NAME.c is built with clang, libFuzzer, ASan and UBSan
 # (UBSan findings abort, so they count as crashes), linked against the parser
 # code it exercises: common/*.c, the pure daemon modules (ingest_parse.c,
-# trail/select.c, api/sigv4.c) and the embedded
+# trail/select.c, api/sigv4.c, deliver/creds.c, sources/audit_parse.c) and the embedded
 # default config generated from conf/hosttrail.yaml exactly as Makefile.am
 # does.  Then it runs for SECONDS (default 30) starting from a copy of
 # tests/fuzz/corpus/NAME/, so nothing is ever written into the source tree.
