@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 # test suite drives (python3 for the integration scripts, clang for fuzzing).
 PKGS="autoconf automake libtool pkg-config make gcc
 libevent-dev libjson-c-dev zlib1g-dev libyaml-dev libsystemd-dev libcmocka-dev
-libssl-dev libcurl4-openssl-dev
+libssl-dev libcurl4-openssl-dev libaudit-dev
 python3 systemd clang libclang-rt-14-dev curl openssl"
 
 missing=""
