@@ -810,6 +810,25 @@ bad_abs_path(const char *s)
 	return s[0] == '/' ? NULL : "must be an absolute path";
 }
 
+/* FIELD=value as sd_journal_add_match takes it (FIELD: upper-case letters,
+ * digits and '_', not starting with a digit), or "+" for a disjunction. */
+static const char *
+bad_match(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	if (strcmp(s, "+") == 0)
+		return NULL;
+	if (eq == NULL || eq == s)
+		return "expected FIELD=value (e.g. _SYSTEMD_UNIT=ssh.service) or +";
+	if (*s >= '0' && *s <= '9')
+		return "a field name does not start with a digit";
+	for (const char *c = s; c < eq; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
+			return "a field name has only upper-case letters, digits and '_'";
+	return NULL;
+}
+
 static const char *
 bad_empty(const char *s)
 {
@@ -1056,11 +1075,20 @@ static const struct cp_check chk_ip = { "IP address", bad_ip };
 static const struct cp_check chk_file = { "file name", bad_file };
 static const struct cp_check chk_profile = { "profile name", bad_profile };
 static const struct cp_check chk_kms_key = { "KMS key ID", bad_kms_key };
+static const struct cp_check chk_rule = { "audit rule", bad_empty };
+static const struct cp_check chk_match = { "journal match", bad_match };
+static const struct cp_check chk_abs_path = { "path", bad_abs_path };
+static const struct cp_check chk_pattern = { "pattern", bad_empty };
 
 static const char *const fsync_names[] = { "always", "interval", "off", NULL };
 static const char *const access_names[] = { "admin", "read", NULL };
 static const char *const bucket_type_names[] = { "spool", "s3", NULL };
-static const char *const source_type_names[] = { "ingest", "auditlog", NULL };
+static const char *const source_type_names[] = { "ingest", "auditlog", "audit", "journal", "file",
+	"fim", "logins", NULL };
+static const char *const file_format_names[] = { "syslog", "dpkg", NULL };
+static const char *const audit_mode_names[] = { "multicast", "unicast", NULL };
+static const char *const audit_bp_names[] = { "drop", "block", NULL };
+static const char *const audit_failure_names[] = { "silent", "printk", "panic", NULL };
 static const char *const source_start_names[] = { "end", "beginning", NULL };
 static const char *const sse_names[] = { "none", "AES256", "aws:kms", NULL };
 static const char *const backoff_names[] = { "linear", "arithmetic", "geometric", "exponential",
@@ -1071,11 +1099,18 @@ static const struct cp_enum enum_access = { "access level", access_names };
 static const struct cp_enum enum_bucket_type = { "bucket type", bucket_type_names };
 static const struct cp_enum enum_source_type = { "source type", source_type_names };
 static const struct cp_enum enum_source_start = { "start position", source_start_names };
+static const struct cp_enum enum_audit_mode = { "audit mode", audit_mode_names };
+static const struct cp_enum enum_file_format = { "file format", file_format_names };
+static const struct cp_enum enum_audit_bp = { "backpressure policy", audit_bp_names };
+static const struct cp_enum enum_audit_failure = { "audit failure mode", audit_failure_names };
 static const struct cp_enum enum_sse = { "server-side encryption", sse_names };
 static const struct cp_enum enum_backoff = { "backoff function", backoff_names };
 
 _Static_assert(HT_FSYNC_INTERVAL == 1 && HT_ACCESS_READ == 1 && HT_BUCKET_S3 == 1 &&
-    HT_SOURCE_AUDITLOG == 1 && HT_SOURCE_START_BEGINNING == 1 && HT_SSE_KMS == 2 &&
+    HT_SOURCE_AUDITLOG == 1 && HT_SOURCE_AUDIT == 2 && HT_SOURCE_START_BEGINNING == 1 &&
+    HT_AUDIT_UNICAST == 1 && HT_AUDIT_BP_BLOCK == 1 && HT_AUDIT_FAILURE_PANIC == 2 &&
+    HT_SOURCE_LOGINS == 6 && HT_FILE_DPKG == 1 &&
+    HT_SSE_KMS == 2 &&
     HT_CONF_BACKOFF_EXPONENTIAL == 3,
     "enum order must match the name tables");
 _Static_assert(sizeof(enum ht_fsync_policy) == sizeof(uint32_t), "enums are stored as 32 bits");
@@ -1393,10 +1428,55 @@ channel_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 
 static const struct cp_items channel_items = { sizeof(char *), channel_item, 0, NULL };
 
+/* Item idx of a list of strings, checked by check; unique: no repeats. */
+static int
+str_item(struct cp *cp, yaml_node_t *node, char **items, size_t idx,
+    const struct cp_check *check, bool unique)
+{
+	const struct cp_field f = { "item", cp_str, 0, .arg = check };
+	int r;
+
+	r = cp_str(cp, node, &items[idx], &f);
+	for (size_t j = 0; r == 0 && unique && j < idx; j++)
+		if (strcmp(items[j], items[idx]) == 0)
+			r = cp_err(cp, node, "%s is listed twice", cp_q(cp, items[idx]));
+	return r;
+}
+
+/* One rule in auditctl's syntax; compiled (and checked) by the source. */
+static int
+audit_rule_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	return str_item(cp, node, items, idx, &chk_rule, false);
+}
+
+static int
+match_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	return str_item(cp, node, items, idx, &chk_match, false);
+}
+
+static int
+watch_path_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	return str_item(cp, node, items, idx, &chk_abs_path, true);
+}
+
+static int
+pattern_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
+{
+	return str_item(cp, node, items, idx, &chk_pattern, false);
+}
+
+static const struct cp_items audit_rule_items = { sizeof(char *), audit_rule_item, 0, NULL };
+static const struct cp_items match_items = { sizeof(char *), match_item, 0, NULL };
+static const struct cp_items watch_path_items = { sizeof(char *), watch_path_item, 0, NULL };
+static const struct cp_items pattern_items = { sizeof(char *), pattern_item, 0, NULL };
+
 #define SOURCE(m) MEMBER(struct ht_conf_source, m)
 
-/* "type" first; every other key belongs to one source type, named in
- * source_key_type at the same index (source_keys_fit_type). */
+/* "type" first; every other key belongs to the source types in
+ * source_key_types at the same index (source_keys_fit_type). */
 static const struct cp_field source_fields[] = {
 	{ "type", cp_enumv, SOURCE(type), .arg = &enum_source_type, .required = true },
 	{ "channels", cp_list, SOURCE(channels),
@@ -1408,15 +1488,73 @@ static const struct cp_field source_fields[] = {
 	{ "eoe_timeout", cp_duration, SOURCE(eoe_timeout_ms), .min = 100, .max = 60 * 1000 },
 	{ "max_event_records", cp_uint, SOURCE(max_event_records), .min = 8, .max = 65536 },
 	{ "start", cp_enumv, SOURCE(start), .arg = &enum_source_start },
+	{ "mode", cp_enumv, SOURCE(mode), .arg = &enum_audit_mode },
+	/* the kernel drops what does not fit (ENOBUFS); SO_RCVBUFFORCE
+	 * takes up to what memory allows */
+	{ "socket_buffer", cp_size, SOURCE(socket_buffer), .min = 64 * KIB, .max = 1024 * MIB },
+	{ "backpressure", cp_enumv, SOURCE(backpressure), .arg = &enum_audit_bp },
+	{ "queue_max", cp_uint, SOURCE(queue_max), .min = 100, .max = 10000000 },
+	{ "loss_report_interval", cp_duration, SOURCE(loss_report_interval_ms), .min = 1000,
+	    .max = 24 * 3600 * 1000 },
+	{ "status_interval", cp_duration, SOURCE(status_interval_ms), .min = 100,
+	    .max = 3600 * 1000 },
+	/* the kernel's own bounds: backlog_limit any u32, rate_limit msgs/s */
+	{ "backlog_limit", cp_uint, SOURCE(backlog_limit), .min = 1, .max = UINT32_MAX },
+	{ "rate_limit", cp_uint, SOURCE(rate_limit), .min = 0, .max = UINT32_MAX },
+	{ "failure", cp_enumv, SOURCE(failure), .arg = &enum_audit_failure },
+	{ "rules", cp_list, SOURCE(rules), .noff = offsetof(struct ht_conf_source, n_rules),
+	    .arg = &audit_rule_items },
+	{ "rules_file", cp_str, SOURCE(rules_file), .arg = &chk_log_file },
+	{ "state_file", cp_str, SOURCE(state_file), .arg = &chk_file },
+	{ "matches", cp_list, SOURCE(matches), .noff = offsetof(struct ht_conf_source, n_matches),
+	    .arg = &match_items },
+	{ "directory", cp_str, SOURCE(directory), .arg = &chk_abs_path },
+	{ "format", cp_enumv, SOURCE(format), .arg = &enum_file_format },
+	{ "paths", cp_list, SOURCE(paths), .noff = offsetof(struct ht_conf_source, n_paths),
+	    .arg = &watch_path_items },
+	{ "exclude", cp_list, SOURCE(exclude), .noff = offsetof(struct ht_conf_source, n_exclude),
+	    .arg = &pattern_items },
+	{ "hash_max", cp_size, SOURCE(hash_max), .min = 0, .max = 1024 * MIB },
+	{ "wtmp", cp_str, SOURCE(wtmp), .arg = &chk_log_file },
+	{ "btmp", cp_str, SOURCE(btmp), .arg = &chk_log_file },
 	{ .key = NULL },
 };
 
-static const enum ht_source_type source_key_type[] = { HT_SOURCE_INGEST, HT_SOURCE_INGEST,
-	HT_SOURCE_AUDITLOG, HT_SOURCE_AUDITLOG, HT_SOURCE_AUDITLOG, HT_SOURCE_AUDITLOG,
-	HT_SOURCE_AUDITLOG };
+#define T_INGEST (1u << HT_SOURCE_INGEST)
+#define T_AUDITLOG (1u << HT_SOURCE_AUDITLOG)
+#define T_AUDIT (1u << HT_SOURCE_AUDIT)
+#define T_JOURNAL (1u << HT_SOURCE_JOURNAL)
+#define T_FILE (1u << HT_SOURCE_FILE)
+#define T_FIM (1u << HT_SOURCE_FIM)
+#define T_LOGINS (1u << HT_SOURCE_LOGINS)
+#define T_POSITIONED (T_AUDITLOG | T_FILE | T_JOURNAL | T_LOGINS)	/* checkpoint, start */
 
-_Static_assert(sizeof(source_key_type) / sizeof(source_key_type[0]) ==
-    sizeof(source_fields) / sizeof(source_fields[0]) - 1, "one type per source key");
+static const unsigned source_key_types[] = { T_INGEST, T_INGEST, T_AUDITLOG | T_FILE,
+	T_POSITIONED, T_AUDITLOG | T_AUDIT, T_AUDITLOG | T_AUDIT, T_POSITIONED, T_AUDIT, T_AUDIT,
+	T_AUDIT, T_AUDIT, T_AUDIT, T_AUDIT, T_AUDIT, T_AUDIT, T_AUDIT, T_AUDIT, T_AUDIT, T_AUDIT,
+	T_JOURNAL, T_JOURNAL, T_FILE, T_FIM, T_FIM, T_FIM, T_LOGINS, T_LOGINS };
+
+_Static_assert(sizeof(source_key_types) / sizeof(source_key_types[0]) ==
+    sizeof(source_fields) / sizeof(source_fields[0]) - 1, "types for every source key");
+
+/* The keys of type: audit that only mode: unicast uses (it alone changes
+ * the kernel's audit settings). */
+static const char *const audit_unicast_keys[] = { "backlog_limit", "rate_limit", "failure",
+	"rules", "rules_file", "state_file", NULL };
+
+/* "auditlog or audit": the type names in mask. */
+static const char *
+source_types_text(unsigned mask, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t t = 0; source_type_names[t] != NULL; t++)
+		if (mask & (1u << t))
+			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s",
+			    n > 0 ? " or " : "", source_type_names[t]);
+	return buf;
+}
 
 /* A key of another source type is refused by name before any value is
  * parsed ("channels is only for type: ingest").  An unknown or missing type
@@ -1424,10 +1562,11 @@ _Static_assert(sizeof(source_key_type) / sizeof(source_key_type[0]) ==
 static int
 source_keys_fit_type(struct cp *cp, yaml_node_t *node)
 {
+	char types[64], keys[512];
 	yaml_node_t *type = cp_find(cp, node, "type"), *k;
 	yaml_node_pair_t *p;
 	const char *key;
-	size_t t, old;
+	size_t t, old, i, n;
 	int r;
 
 	if (type == NULL || type->type != YAML_SCALAR_NODE || node->type != YAML_MAPPING_NODE)
@@ -1442,15 +1581,27 @@ source_keys_fit_type(struct cp *cp, yaml_node_t *node)
 		if (k == NULL || k->type != YAML_SCALAR_NODE)
 			continue;
 		key = (const char *)k->data.scalar.value;
-		for (size_t i = 1; source_fields[i].key != NULL; i++) {
-			if (strcmp(source_fields[i].key, key) != 0 || source_key_type[i] == t)
-				continue;
-			old = path_key(cp, key);
+		for (i = 0; source_fields[i].key != NULL; i++)
+			if (strcmp(source_fields[i].key, key) == 0)
+				break;
+		if (i == 0 || (source_fields[i].key != NULL && (source_key_types[i] & (1u << t))))
+			continue;
+		old = path_key(cp, key);
+		if (source_fields[i].key != NULL) {
 			r = cp_err(cp, k, "%s is only for type: %s", key,
-			    source_type_names[source_key_type[i]]);
-			path_pop(cp, old);
-			return r;
+			    source_types_text(source_key_types[i], types, sizeof(types)));
+		} else {
+			/* unknown: name this type's keys only */
+			n = (size_t)snprintf(keys, sizeof(keys), "type");
+			for (i = 1; source_fields[i].key != NULL; i++)
+				if (source_key_types[i] & (1u << t))
+					n += (size_t)snprintf(keys + n, n < sizeof(keys) ?
+					    sizeof(keys) - n : 0, ", %s", source_fields[i].key);
+			r = cp_err(cp, k, "unknown key %s; expected one of: %s", cp_q(cp, key),
+			    keys);
 		}
+		path_pop(cp, old);
+		return r;
 	}
 	return 0;
 }
@@ -1473,7 +1624,7 @@ source_channels_default(struct cp *cp, yaml_node_t *node, struct ht_conf_source 
  * follows, the hash (FNV-1a of the whole path) keeps two logs with the same
  * base name apart. */
 static int
-auditlog_checkpoint_default(struct ht_conf_source *s)
+checkpoint_default(struct ht_conf_source *s, const char *type)
 {
 	static const char keep[] = LOWER_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ._-";
 	const char *base = strrchr(s->path, '/') + 1;
@@ -1486,32 +1637,125 @@ auditlog_checkpoint_default(struct ht_conf_source *s)
 	for (; base[n] != '\0' && n < sizeof(name) - 1; n++)
 		name[n] = strchr(keep, base[n]) ? base[n] : '_';
 	name[n] = '\0';
-	if (asprintf(&s->checkpoint, "sources/auditlog-%s-%08x.checkpoint", name, h) < 0) {
+	if (asprintf(&s->checkpoint, "sources/%s-%s-%08x.checkpoint", type, name, h) < 0) {
 		s->checkpoint = NULL;
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-/* Two sources reading one log would deliver it twice; two sharing a
- * checkpoint would overwrite each other's position. */
-static int
-auditlog_check(struct cp *cp, yaml_node_t *node, struct ht_conf_source *s, size_t idx)
+/* FNV-1a of a journal source's directory and matches. */
+static uint32_t
+journal_hash(const struct ht_conf_source *a)
 {
-	if (s[idx].path == NULL && (s[idx].path = strdup(HT_AUDITLOG_DEFAULT_PATH)) == NULL)
-		return -ENOMEM;
-	if (s[idx].checkpoint == NULL && auditlog_checkpoint_default(&s[idx]) < 0)
-		return -ENOMEM;
-	for (size_t j = 0; j < idx; j++) {
-		if (s[j].type != HT_SOURCE_AUDITLOG)
-			continue;
-		if (strcmp(s[j].path, s[idx].path) == 0)
-			return cp_err_key(cp, node, "path", "%s is already read by sources[%zu]",
-			    cp_q(cp, s[idx].path), j);
-		if (strcmp(s[j].checkpoint, s[idx].checkpoint) == 0)
-			return cp_err_key(cp, node, "checkpoint", "%s is also the checkpoint of "
-			    "sources[%zu]", cp_q(cp, s[idx].checkpoint), j);
+	uint32_t h = 2166136261u;
+	const char *dir = a->directory ? a->directory : "(system)";
+
+	for (size_t i = 0; i <= a->n_matches; i++) {
+		for (const char *c = i == 0 ? dir : a->matches[i - 1]; *c != '\0'; c++)
+			h = (h ^ (unsigned char)*c) * 16777619u;
+		h = (h ^ '\n') * 16777619u;
 	}
+	return h;
+}
+
+/* Two sources reading one log would deliver it twice; two sharing a
+ * checkpoint would overwrite each other's position.  Sources with a path
+ * (auditlog, file) have a checkpoint named after it. */
+static int
+positioned_check(struct cp *cp, yaml_node_t *node, struct ht_conf_source *s, size_t idx)
+{
+	struct ht_conf_source *a = &s[idx];
+
+	switch (a->type) {
+	case HT_SOURCE_AUDITLOG:
+		if (a->path == NULL && (a->path = strdup(HT_AUDITLOG_DEFAULT_PATH)) == NULL)
+			return -ENOMEM;
+		if (a->checkpoint == NULL && checkpoint_default(a, "auditlog") < 0)
+			return -ENOMEM;
+		break;
+	case HT_SOURCE_FILE:
+		if (a->path == NULL)
+			return cp_err(cp, node, "path is required for type: file");
+		if (a->checkpoint == NULL && checkpoint_default(a, "file") < 0)
+			return -ENOMEM;
+		if (cp_find(cp, node, "format") == NULL)
+			a->format = strncmp(strrchr(a->path, '/') + 1, "dpkg.log", 8) == 0 ?
+			    HT_FILE_DPKG : HT_FILE_SYSLOG;
+		break;
+	case HT_SOURCE_JOURNAL:
+		/* named after what it reads: reordering sources keeps cursors */
+		if (a->checkpoint == NULL && asprintf(&a->checkpoint, "sources/journal-%08x.cursor",
+		    journal_hash(a)) < 0) {
+			a->checkpoint = NULL;
+			return -ENOMEM;
+		}
+		break;
+	default:	/* logins */
+		if ((a->wtmp == NULL && (a->wtmp = strdup(HT_WTMP_DEFAULT_PATH)) == NULL) ||
+		    (a->btmp == NULL && (a->btmp = strdup(HT_BTMP_DEFAULT_PATH)) == NULL) ||
+		    (a->checkpoint == NULL &&
+		    (a->checkpoint = strdup("sources/logins.checkpoint")) == NULL))
+			return -ENOMEM;
+		for (size_t j = 0; j < idx; j++)
+			if (s[j].type == HT_SOURCE_LOGINS)
+				return cp_err_key(cp, node, "type", "only one source of type "
+				    "logins is allowed (sources[%zu] is one)", j);
+		break;
+	}
+	for (size_t j = 0; j < idx; j++) {
+		if (s[j].path != NULL && a->path != NULL && strcmp(s[j].path, a->path) == 0)
+			return cp_err_key(cp, node, "path", "%s is already read by sources[%zu]",
+			    cp_q(cp, a->path), j);
+		if (s[j].checkpoint != NULL && strcmp(s[j].checkpoint, a->checkpoint) == 0)
+			return cp_err_key(cp, node, "checkpoint", "%s is also the checkpoint of "
+			    "sources[%zu]", cp_q(cp, a->checkpoint), j);
+	}
+	return 0;
+}
+
+static int
+fim_check(struct cp *cp, yaml_node_t *node, struct ht_conf_source *a)
+{
+	if (a->n_paths == 0)
+		return cp_err(cp, node, "paths is required for type: fim (the files and "
+		    "directories to watch)");
+	if (cp_find(cp, node, "hash_max") == NULL)
+		a->hash_max = 16 * MIB;
+	return 0;
+}
+
+/* Defaults of type: audit; one kernel, so one audit source. */
+static int
+audit_check(struct cp *cp, yaml_node_t *node, struct ht_conf_source *s, size_t idx)
+{
+	struct ht_conf_source *a = &s[idx];
+
+	for (size_t j = 0; j < idx; j++)
+		if (s[j].type == HT_SOURCE_AUDIT)
+			return cp_err_key(cp, node, "type", "only one source of type audit is "
+			    "allowed (sources[%zu] is one)", j);
+	if (a->mode == HT_AUDIT_MULTICAST)
+		for (size_t i = 0; audit_unicast_keys[i] != NULL; i++)
+			if (cp_find(cp, node, audit_unicast_keys[i]) != NULL)
+				return cp_err_key(cp, node, audit_unicast_keys[i], "%s is only for "
+				    "mode: unicast (a multicast listener changes no kernel "
+				    "setting)", audit_unicast_keys[i]);
+	if (cp_find(cp, node, "socket_buffer") == NULL)
+		a->socket_buffer = 8 * MIB;
+	if (cp_find(cp, node, "queue_max") == NULL)
+		a->queue_max = 100000;
+	if (cp_find(cp, node, "loss_report_interval") == NULL)
+		a->loss_report_interval_ms = 60 * 1000;
+	if (cp_find(cp, node, "status_interval") == NULL)
+		a->status_interval_ms = 5000;
+	if (cp_find(cp, node, "backlog_limit") == NULL)
+		a->backlog_limit = 8192;
+	if (cp_find(cp, node, "failure") == NULL)
+		a->failure = HT_AUDIT_FAILURE_PRINTK;
+	if (a->state_file == NULL &&
+	    (a->state_file = strdup("sources/audit-kernel-state.json")) == NULL)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -1526,12 +1770,24 @@ source_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 		r = cp_map(cp, node, source_fields, &s[idx]);
 	if (r < 0)
 		return r;
-	if (s[idx].type == HT_SOURCE_AUDITLOG) {
+	if (s[idx].type == HT_SOURCE_AUDITLOG || s[idx].type == HT_SOURCE_AUDIT) {
 		if (cp_find(cp, node, "eoe_timeout") == NULL)
 			s[idx].eoe_timeout_ms = 2000;
 		if (cp_find(cp, node, "max_event_records") == NULL)
 			s[idx].max_event_records = 256;
-		return auditlog_check(cp, node, s, idx);
+	}
+	switch (s[idx].type) {
+	case HT_SOURCE_AUDIT:
+		return audit_check(cp, node, s, idx);
+	case HT_SOURCE_FIM:
+		return fim_check(cp, node, &s[idx]);
+	case HT_SOURCE_AUDITLOG:
+	case HT_SOURCE_FILE:
+	case HT_SOURCE_JOURNAL:
+	case HT_SOURCE_LOGINS:
+		return positioned_check(cp, node, s, idx);
+	case HT_SOURCE_INGEST:
+		break;
 	}
 	/* One ingest endpoint serves every channel; two would fight over it. */
 	for (size_t j = 0; j < idx; j++)
@@ -2135,6 +2391,14 @@ free_buckets(struct ht_conf *conf)
 }
 
 static void
+free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
 free_lists(struct ht_conf *conf)
 {
 	for (size_t i = 0; i < conf->api.n_credentials; i++) {
@@ -2149,6 +2413,15 @@ free_lists(struct ht_conf *conf)
 		free(conf->sources[i].channels);
 		free(conf->sources[i].path);
 		free(conf->sources[i].checkpoint);
+		free_strs(conf->sources[i].rules, conf->sources[i].n_rules);
+		free(conf->sources[i].rules_file);
+		free(conf->sources[i].state_file);
+		free_strs(conf->sources[i].matches, conf->sources[i].n_matches);
+		free(conf->sources[i].directory);
+		free_strs(conf->sources[i].paths, conf->sources[i].n_paths);
+		free_strs(conf->sources[i].exclude, conf->sources[i].n_exclude);
+		free(conf->sources[i].wtmp);
+		free(conf->sources[i].btmp);
 	}
 	free(conf->sources);
 	for (size_t i = 0; i < conf->n_trails; i++) {

@@ -21,10 +21,23 @@
 
 enum ht_fsync_policy { HT_FSYNC_ALWAYS, HT_FSYNC_INTERVAL, HT_FSYNC_OFF };
 enum ht_bucket_type { HT_BUCKET_SPOOL, HT_BUCKET_S3 };
-enum ht_source_type { HT_SOURCE_INGEST, HT_SOURCE_AUDITLOG };
+enum ht_source_type { HT_SOURCE_INGEST, HT_SOURCE_AUDITLOG, HT_SOURCE_AUDIT, HT_SOURCE_JOURNAL,
+	HT_SOURCE_FILE, HT_SOURCE_FIM, HT_SOURCE_LOGINS };
+/* How a type: file source reads its lines. */
+enum ht_file_format { HT_FILE_SYSLOG, HT_FILE_DPKG };
 /* Where an auditlog source starts when it has no checkpoint yet. */
 enum ht_source_start { HT_SOURCE_START_END, HT_SOURCE_START_BEGINNING };
 enum ht_access { HT_ACCESS_ADMIN, HT_ACCESS_READ };
+/* The kernel audit source: a multicast listener beside auditd, or the
+ * host's audit daemon itself. */
+enum ht_audit_mode { HT_AUDIT_MULTICAST, HT_AUDIT_UNICAST };
+/* What the audit source does when history cannot keep up and its queue is
+ * full: drop (count, report; audited processes never wait) or block (stop
+ * reading the socket; the kernel's backlog policy then applies). */
+enum ht_audit_backpressure { HT_AUDIT_BP_DROP, HT_AUDIT_BP_BLOCK };
+/* The kernel's audit failure mode (auditctl -f): -1 = leave as is. */
+enum ht_audit_failure { HT_AUDIT_FAILURE_SILENT, HT_AUDIT_FAILURE_PRINTK,
+	HT_AUDIT_FAILURE_PANIC };
 
 struct ht_conf_history {
 	unsigned retention_days;	/* default 90 */
@@ -123,6 +136,8 @@ struct ht_conf_topic {
 };
 
 #define HT_AUDITLOG_DEFAULT_PATH "/var/log/audit/audit.log"
+#define HT_WTMP_DEFAULT_PATH "/var/log/wtmp"
+#define HT_BTMP_DEFAULT_PATH "/var/log/btmp"
 
 /* A key of one type is refused for the other; fields of the other type
  * stay zero/NULL. */
@@ -140,6 +155,38 @@ struct ht_conf_source {
 					 * default 256 */
 	enum ht_source_start start;	/* with no checkpoint: default end (no history
 					 * replayed); beginning: the oldest rotated file */
+	/* audit (kernel netlink); eoe_timeout_ms and max_event_records too */
+	enum ht_audit_mode mode;	/* default multicast */
+	uint64_t socket_buffer;		/* receive buffer, bytes; default 8 MiB */
+	enum ht_audit_backpressure backpressure;	/* default drop */
+	uint64_t queue_max;		/* events waiting for history; default 100000 */
+	uint64_t loss_report_interval_ms;	/* warning record pace; default 60 s */
+	uint64_t status_interval_ms;	/* AUDIT_GET (lost counter) poll; default 5 s */
+	/* audit, mode unicast only */
+	uint64_t backlog_limit;		/* default 8192 */
+	uint64_t rate_limit;		/* messages/s, 0 = none; default 0 */
+	enum ht_audit_failure failure;	/* default printk (the kernel's default) */
+	char **rules;			/* auditctl syntax, one rule each */
+	size_t n_rules;
+	char *rules_file;		/* absolute; auditctl -R syntax; NULL = none */
+	char *state_file;		/* relative = under state_dir; default
+					 * sources/audit-kernel-state.json */
+	/* journal; checkpoint (the cursor file) and start too */
+	char **matches;			/* "FIELD=value" (sd_journal_add_match) or "+"
+					 * (sd_journal_add_disjunction); none = all */
+	size_t n_matches;
+	char *directory;		/* absolute; NULL = the system journal */
+	/* file: path (required), checkpoint, start */
+	enum ht_file_format format;	/* default dpkg for dpkg.log*, else syslog */
+	/* fim */
+	char **paths;			/* absolute, watched recursively; required */
+	size_t n_paths;
+	char **exclude;			/* fnmatch(3) patterns on the full path */
+	size_t n_exclude;
+	uint64_t hash_max;		/* files larger than this are not hashed; 0 = never;
+					 * default 16 MiB */
+	/* logins: checkpoint, start */
+	char *wtmp, *btmp;		/* absolute; defaults /var/log/wtmp, /var/log/btmp */
 };
 
 struct ht_conf_delivery {

@@ -44,7 +44,23 @@
 static const struct ht_source_ops *const source_types[] = {
 	[HT_SOURCE_INGEST] = &ht_src_ingest_ops,
 	[HT_SOURCE_AUDITLOG] = &ht_src_auditlog_ops,
+	[HT_SOURCE_AUDIT] = &ht_src_audit_ops,
+	[HT_SOURCE_LOGINS] = NULL,	/* sized for every type the config knows */
 };
+
+/* The ops of sc's type, or NULL (logged) when this build has none yet. */
+static const struct ht_source_ops *
+source_ops(const struct ht_conf_source *sc)
+{
+	static const char *const names[] = { "ingest", "auditlog", "audit", "journal", "file",
+		"fim", "logins" };
+	const struct ht_source_ops *ops = source_types[sc->type];
+
+	if (ops == NULL)
+		log_warnx("source type %s is not available in this build yet; the source is "
+		    "ignored", names[sc->type]);
+	return ops;
+}
 
 struct source_slot {
 	const struct ht_source_ops *ops;
@@ -104,7 +120,8 @@ daemon_start_sources(struct ht_daemon *d)
 
 		if (d->n_sources == sizeof(d->sources) / sizeof(d->sources[0]))
 			return -E2BIG;
-		s->ops = source_types[sc->type];
+		if ((s->ops = source_ops(sc)) == NULL)
+			continue;
 		v = s->ops->start(&d->source_env, sc, &s->state);
 		if (v < 0)
 			return v;
@@ -134,8 +151,12 @@ daemon_reload_sources(struct ht_daemon *d, const struct ht_conf *conf)
 	bool keep[8] = { false };
 
 	for (size_t i = 0; i < conf->n_sources; i++) {
-		const struct ht_source_ops *ops = source_types[conf->sources[i].type];
-		struct source_slot *s = daemon_find_source(d, ops, &conf->sources[i], keep);
+		const struct ht_source_ops *ops = source_ops(&conf->sources[i]);
+		struct source_slot *s;
+
+		if (ops == NULL)
+			continue;
+		s = daemon_find_source(d, ops, &conf->sources[i], keep);
 
 		if (s) {
 			keep[s - d->sources] = true;

@@ -52,5 +52,6 @@ struct ht_source_ops {
 
 extern const struct ht_source_ops ht_src_ingest_ops;
 extern const struct ht_source_ops ht_src_auditlog_ops;
+extern const struct ht_source_ops ht_src_audit_ops;
 
 #endif

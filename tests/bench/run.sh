@@ -17,9 +17,12 @@
 #   6. bench_audit.py: audit.log to JSON (parse, assemble, map, serialize)
 #      against laurel on the same 220 MB file, with the event counts checked
 #      (skipped when laurel is missing and cannot be installed: exit 77;
-#      HT_NO_APT=1 forbids installing it).
+#      HT_NO_APT=1 forbids installing it),
+#   7. bench_netlink.py: the kernel audit source in unicast mode under a
+#      /bin/true storm: events/s with zero loss (skipped where the kernel
+#      refuses audit netlink: exit 77).
 # Each run is bounded by timeout(1) (BENCH_TIMEOUT_INGEST / _1M / _10M /
-# _DELIVERY / _GZIP / _AUDIT, seconds).  Everything is written under one directory
+# _DELIVERY / _GZIP / _AUDIT / _NETLINK, seconds).  Everything is written under one directory
 # made in $TMPDIR (else /var/tmp) and removed at the end, even after a
 # timeout or ^C.  A benchmark exiting 77 is reported as skipped.
 # Exit status: 1 if any benchmark failed (an error, not a missed target).
@@ -98,6 +101,8 @@ run "gzip vs gzip -6 (bench_gzip)" "${BENCH_TIMEOUT_GZIP:-600}" \
 run "audit.log to JSON vs laurel (bench_audit.py)" "${BENCH_TIMEOUT_AUDIT:-1200}" \
 	"$python" "$srcdir/tests/bench/bench_audit.py" \
 	--bench "$builddir/tests/bench/bench_audit"
+run "kernel audit storm, unicast (bench_netlink.py)" "${BENCH_TIMEOUT_NETLINK:-300}" \
+	"$python" "$srcdir/tests/bench/bench_netlink.py" --daemon "$builddir/hosttraild"
 
 echo
 echo "######## benchmarks:$summary"

@@ -6,9 +6,10 @@
 # Each tests/fuzz/fuzz_NAME.c is built with clang, libFuzzer, ASan and UBSan
 # (UBSan findings abort, so they count as crashes), linked against the parser
 # code it exercises: common/*.c, the pure daemon modules (ingest_parse.c,
-# trail/select.c, api/sigv4.c, deliver/creds.c, sources/audit_parse.c) and the embedded
-# default config generated from conf/hosttrail.yaml exactly as Makefile.am
-# does.  Then it runs for SECONDS (default 30) starting from a copy of
+# trail/select.c, api/sigv4.c, deliver/creds.c, sources/audit_parse.c,
+# sources/audit_ctl.c with libaudit) and the embedded default config
+# generated from conf/hosttrail.yaml exactly as Makefile.am does.  Then it
+# runs for SECONDS (default 30) starting from a copy of
 # tests/fuzz/corpus/NAME/, so nothing is ever written into the source tree.
 # A crash, leak, timeout or out-of-memory fails that target and prints the
 # input that caused it; a target that does not build fails too.
@@ -65,9 +66,9 @@ command -v "$cc" >/dev/null 2>&1 ||
 command -v pkg-config >/dev/null 2>&1 || die "pkg-config not found: apt-get install -y pkg-config"
 [ -f "$builddir/ht_build.h" ] ||
 	die "$builddir/ht_build.h not found: run ./configure first, or pass the build dir as BUILDDIR"
-deps=$(pkg-config --cflags json-c yaml-0.1 zlib libcrypto) ||
-	die "pkg-config: json-c, yaml-0.1, zlib or libcrypto missing (run ./autogen.sh as root)"
-libs=$(pkg-config --libs json-c yaml-0.1 zlib libcrypto) || exit 1
+deps=$(pkg-config --cflags json-c yaml-0.1 zlib libcrypto audit) ||
+	die "pkg-config: json-c, yaml-0.1, zlib, libcrypto or audit missing (run ./autogen.sh as root)"
+libs=$(pkg-config --libs json-c yaml-0.1 zlib libcrypto audit) || exit 1
 
 set -- "$srcdir"/tests/fuzz/fuzz_*.c
 [ -e "$1" ] || die "no fuzz targets: $srcdir/tests/fuzz/fuzz_*.c matched nothing"
@@ -103,6 +104,7 @@ for f in "$srcdir"/common/*.c; do
 	esac
 done
 sources="$sources $srcdir/daemon/sources/ingest_parse.c $srcdir/daemon/sources/audit_parse.c $srcdir/daemon/trail/select.c"
+sources="$sources $srcdir/daemon/sources/audit_ctl.c"
 sources="$sources $srcdir/daemon/api/sigv4.c $srcdir/daemon/deliver/creds.c $obj/conf_default.c"
 
 objects=""

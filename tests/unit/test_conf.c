@@ -500,9 +500,9 @@ test_error_sections(void **state UNUSED)
 	expect_exact(BASE "  nfs-b: {type: nfs, path: p}\n",
 	    "t.yaml:8:17: buckets.nfs-b.type: unknown bucket type \"nfs\"; expected one of: "
 	    "spool, s3");
-	expect_exact(BASE "sources:\n  - type: journal\n",
-	    "t.yaml:9:11: sources[0].type: unknown source type \"journal\"; expected one of: "
-	    "ingest, auditlog");
+	expect_exact(BASE "sources:\n  - type: telepathy\n",
+	    "t.yaml:9:11: sources[0].type: unknown source type \"telepathy\"; expected one of: "
+	    "ingest, auditlog, audit, journal, file, fim, logins");
 	expect_error(BASE "sources:\n  - type: ingest\n  - type: ingest\n",
 	    "t.yaml:10:11: sources[1].type: only one source of type ingest is allowed");
 	expect_exact(BASE "sources:\n  - type: ingest\n    channels: []\n",
@@ -580,14 +580,173 @@ test_auditlog_source(void **state UNUSED)
 }
 
 static void
+test_audit_source(void **state UNUSED)
+{
+	struct ht_conf *c;
+
+	c = load_ok(BASE "sources:\n  - type: audit\n");
+	assert_int_equal(c->n_sources, 1);
+	assert_int_equal(c->sources[0].type, HT_SOURCE_AUDIT);
+	assert_int_equal(c->sources[0].mode, HT_AUDIT_MULTICAST);
+	assert_int_equal(c->sources[0].socket_buffer, 8 * 1024 * 1024);
+	assert_int_equal(c->sources[0].backpressure, HT_AUDIT_BP_DROP);
+	assert_int_equal(c->sources[0].queue_max, 100000);
+	assert_int_equal(c->sources[0].loss_report_interval_ms, 60000);
+	assert_int_equal(c->sources[0].status_interval_ms, 5000);
+	assert_int_equal(c->sources[0].eoe_timeout_ms, 2000);
+	assert_int_equal(c->sources[0].max_event_records, 256);
+	assert_int_equal(c->sources[0].backlog_limit, 8192);
+	assert_int_equal(c->sources[0].rate_limit, 0);
+	assert_int_equal(c->sources[0].failure, HT_AUDIT_FAILURE_PRINTK);
+	assert_int_equal(c->sources[0].n_rules, 0);
+	assert_null(c->sources[0].rules_file);
+	assert_string_equal(c->sources[0].state_file, "sources/audit-kernel-state.json");
+	ht_conf_free(c);
+
+	c = load_ok(BASE "sources:\n  - type: audit\n    mode: unicast\n"
+	    "    socket_buffer: 32MiB\n    backpressure: block\n    queue_max: 5000\n"
+	    "    loss_report_interval: 10s\n    status_interval: 1s\n    eoe_timeout: 1s\n"
+	    "    backlog_limit: 65536\n    rate_limit: 1000\n    failure: silent\n"
+	    "    rules:\n      - -a always,exit -F arch=b64 -S execve -k exec\n"
+	    "      - -w /etc/passwd -p wa -k identity\n"
+	    "    rules_file: /etc/hosttrail/audit.rules\n    state_file: /run/ht.json\n");
+	assert_int_equal(c->sources[0].mode, HT_AUDIT_UNICAST);
+	assert_int_equal(c->sources[0].socket_buffer, 32 * 1024 * 1024);
+	assert_int_equal(c->sources[0].backpressure, HT_AUDIT_BP_BLOCK);
+	assert_int_equal(c->sources[0].queue_max, 5000);
+	assert_int_equal(c->sources[0].loss_report_interval_ms, 10000);
+	assert_int_equal(c->sources[0].status_interval_ms, 1000);
+	assert_int_equal(c->sources[0].eoe_timeout_ms, 1000);
+	assert_int_equal(c->sources[0].backlog_limit, 65536);
+	assert_int_equal(c->sources[0].rate_limit, 1000);
+	assert_int_equal(c->sources[0].failure, HT_AUDIT_FAILURE_SILENT);
+	assert_int_equal(c->sources[0].n_rules, 2);
+	assert_string_equal(c->sources[0].rules[0], "-a always,exit -F arch=b64 -S execve -k exec");
+	assert_string_equal(c->sources[0].rules[1], "-w /etc/passwd -p wa -k identity");
+	assert_string_equal(c->sources[0].rules_file, "/etc/hosttrail/audit.rules");
+	assert_string_equal(c->sources[0].state_file, "/run/ht.json");
+	ht_conf_free(c);
+}
+
+static void
+test_error_audit_source(void **state UNUSED)
+{
+	expect_exact(BASE "sources:\n  - type: audit\n    rules: ['-w /etc']\n",
+	    "t.yaml:10:12: sources[0].rules: rules is only for mode: unicast (a multicast "
+	    "listener changes no kernel setting)");
+	expect_exact(BASE "sources:\n  - type: audit\n    mode: multicast\n    failure: panic\n",
+	    "t.yaml:11:14: sources[0].failure: failure is only for mode: unicast (a multicast "
+	    "listener changes no kernel setting)");
+	expect_exact(BASE "sources:\n  - type: audit\n  - type: audit\n",
+	    "t.yaml:10:11: sources[1].type: only one source of type audit is allowed "
+	    "(sources[0] is one)");
+	expect_exact(BASE "sources:\n  - type: audit\n    mode: broadcast\n",
+	    "t.yaml:10:11: sources[0].mode: unknown audit mode \"broadcast\"; expected one of: "
+	    "multicast, unicast");
+	expect_exact(BASE "sources:\n  - type: audit\n    backpressure: wait\n",
+	    "t.yaml:10:19: sources[0].backpressure: unknown backpressure policy \"wait\"; "
+	    "expected one of: drop, block");
+	expect_exact(BASE "sources:\n  - type: audit\n    socket_buffer: 1KiB\n",
+	    "t.yaml:10:20: sources[0].socket_buffer: \"1KiB\" is out of range (64KiB to 1GiB)");
+	expect_exact(BASE "sources:\n  - type: audit\n    mode: unicast\n    rules: ['']\n",
+	    "t.yaml:11:13: sources[0].rules[0]: \"\" is not a valid audit rule: must not be "
+	    "empty");
+	expect_exact(BASE "sources:\n  - type: audit\n    path: /x\n",
+	    "t.yaml:10:5: sources[0].path: path is only for type: auditlog or file");
+	expect_exact(BASE "sources:\n  - type: auditlog\n    mode: unicast\n",
+	    "t.yaml:10:5: sources[0].mode: mode is only for type: audit");
+}
+
+static void
+test_host_sources(void **state UNUSED)
+{
+	struct ht_conf *c;
+
+	c = load_ok(BASE "sources:\n"
+	    "  - type: journal\n"
+	    "  - type: journal\n    directory: /srv/j\n"
+	    "    matches: [_SYSTEMD_UNIT=ssh.service, +, SYSLOG_IDENTIFIER=sudo]\n"
+	    "    start: beginning\n"
+	    "  - type: file\n    path: /var/log/auth.log\n"
+	    "  - type: file\n    path: /var/log/dpkg.log\n"
+	    "  - {type: file, path: /var/log/dpkg.log.txt, format: syslog, checkpoint: d.cp}\n"
+	    "  - type: fim\n    paths: [/etc, /usr/local/bin]\n    exclude: ['*.swp']\n"
+	    "  - {type: fim, paths: [/srv], hash_max: 0}\n"
+	    "  - type: logins\n");
+	assert_int_equal(c->n_sources, 8);
+	assert_int_equal(c->sources[0].type, HT_SOURCE_JOURNAL);
+	assert_null(c->sources[0].directory);
+	assert_int_equal(c->sources[0].n_matches, 0);
+	assert_int_equal(c->sources[0].start, HT_SOURCE_START_END);
+	assert_non_null(strstr(c->sources[0].checkpoint, "sources/journal-"));
+	assert_string_equal(c->sources[1].directory, "/srv/j");
+	assert_int_equal(c->sources[1].n_matches, 3);
+	assert_string_equal(c->sources[1].matches[1], "+");
+	assert_int_equal(c->sources[1].start, HT_SOURCE_START_BEGINNING);
+	/* named after what each reads */
+	assert_string_not_equal(c->sources[0].checkpoint, c->sources[1].checkpoint);
+	assert_int_equal(c->sources[2].type, HT_SOURCE_FILE);
+	assert_int_equal(c->sources[2].format, HT_FILE_SYSLOG);
+	assert_non_null(strstr(c->sources[2].checkpoint, "sources/file-auth.log-"));
+	assert_int_equal(c->sources[3].format, HT_FILE_DPKG);
+	assert_int_equal(c->sources[4].format, HT_FILE_SYSLOG);
+	assert_string_equal(c->sources[4].checkpoint, "d.cp");
+	assert_int_equal(c->sources[5].type, HT_SOURCE_FIM);
+	assert_int_equal(c->sources[5].n_paths, 2);
+	assert_string_equal(c->sources[5].paths[1], "/usr/local/bin");
+	assert_int_equal(c->sources[5].n_exclude, 1);
+	assert_int_equal(c->sources[5].hash_max, 16 * 1024 * 1024);
+	assert_int_equal(c->sources[6].hash_max, 0);
+	assert_int_equal(c->sources[7].type, HT_SOURCE_LOGINS);
+	assert_string_equal(c->sources[7].wtmp, "/var/log/wtmp");
+	assert_string_equal(c->sources[7].btmp, "/var/log/btmp");
+	assert_string_equal(c->sources[7].checkpoint, "sources/logins.checkpoint");
+	ht_conf_free(c);
+}
+
+static void
+test_error_host_sources(void **state UNUSED)
+{
+	expect_exact(BASE "sources:\n  - type: journal\n    matches: [ssh]\n",
+	    "t.yaml:10:15: sources[0].matches[0]: \"ssh\" is not a valid journal match: "
+	    "expected FIELD=value (e.g. _SYSTEMD_UNIT=ssh.service) or +");
+	expect_exact(BASE "sources:\n  - type: journal\n    matches: [unit=x]\n",
+	    "t.yaml:10:15: sources[0].matches[0]: \"unit=x\" is not a valid journal match: "
+	    "a field name has only upper-case letters, digits and '_'");
+	expect_exact(BASE "sources:\n  - type: journal\n    directory: j\n",
+	    "t.yaml:10:16: sources[0].directory: \"j\" is not a valid path: must be an absolute "
+	    "path");
+	expect_exact(BASE "sources:\n  - type: file\n",
+	    "t.yaml:9:5: sources[0]: path is required for type: file");
+	expect_exact(BASE "sources:\n  - {type: file, path: /l/a}\n  - {type: file, path: /l/a}\n",
+	    "t.yaml:10:24: sources[1].path: \"/l/a\" is already read by sources[0]");
+	expect_exact(BASE "sources:\n  - {type: file, path: /l/a, format: json}\n",
+	    "t.yaml:9:38: sources[0].format: unknown file format \"json\"; expected one of: "
+	    "syslog, dpkg");
+	expect_exact(BASE "sources:\n  - type: fim\n",
+	    "t.yaml:9:5: sources[0]: paths is required for type: fim (the files and "
+	    "directories to watch)");
+	expect_exact(BASE "sources:\n  - {type: fim, paths: [/etc, /etc]}\n",
+	    "t.yaml:9:31: sources[0].paths[1]: \"/etc\" is listed twice");
+	expect_exact(BASE "sources:\n  - {type: fim, paths: [etc]}\n",
+	    "t.yaml:9:25: sources[0].paths[0]: \"etc\" is not a valid path: must be an absolute "
+	    "path");
+	expect_exact(BASE "sources:\n  - type: logins\n  - type: logins\n",
+	    "t.yaml:10:11: sources[1].type: only one source of type logins is allowed "
+	    "(sources[0] is one)");
+	expect_exact(BASE "sources:\n  - {type: logins, paths: [/x]}\n",
+	    "t.yaml:9:20: sources[0].paths: paths is only for type: fim");
+}
+
+static void
 test_error_auditlog_source(void **state UNUSED)
 {
 	expect_exact(BASE "sources:\n  - type: auditlog\n    channels: [a]\n",
 	    "t.yaml:10:5: sources[0].channels: channels is only for type: ingest");
 	expect_exact(BASE "sources:\n  - type: ingest\n    eoe_timeout: 2s\n",
-	    "t.yaml:10:5: sources[0].eoe_timeout: eoe_timeout is only for type: auditlog");
+	    "t.yaml:10:5: sources[0].eoe_timeout: eoe_timeout is only for type: auditlog or audit");
 	expect_exact(BASE "sources:\n  - {path: /x, type: ingest}\n",
-	    "t.yaml:9:6: sources[0].path: path is only for type: auditlog");
+	    "t.yaml:9:6: sources[0].path: path is only for type: auditlog or file");
 	expect_exact(BASE "sources:\n  - type: auditlog\n    path: audit.log\n",
 	    "t.yaml:10:11: sources[0].path: \"audit.log\" is not a valid log file path: must be "
 	    "an absolute path");
@@ -605,16 +764,13 @@ test_error_auditlog_source(void **state UNUSED)
 	    "of: end, beginning");
 	expect_exact(BASE "sources:\n  - type: auditlog\n    paht: /x\n",
 	    "t.yaml:10:5: sources[0].paht: unknown key \"paht\"; expected one of: type, "
-	    "channels, path, checkpoint, eoe_timeout, max_event_records, start");
+	    "path, checkpoint, eoe_timeout, max_event_records, start");
 	expect_exact(BASE "sources:\n  - type: auditlog\n  - type: auditlog\n",
 	    "t.yaml:10:5: sources[1].path: \"/var/log/audit/audit.log\" is already read by "
 	    "sources[0]");
 	expect_exact(BASE "sources:\n  - {type: auditlog, path: /a/x.log, checkpoint: cp}\n"
 	    "  - {type: auditlog, path: /b/x.log, checkpoint: cp}\n",
 	    "t.yaml:10:50: sources[1].checkpoint: \"cp\" is also the checkpoint of sources[0]");
-	expect_exact(BASE "sources:\n  - type: audit\n",
-	    "t.yaml:9:11: sources[0].type: unknown source type \"audit\"; expected one of: "
-	    "ingest, auditlog");
 }
 
 static void
@@ -1326,6 +1482,10 @@ main(void)
 		cmocka_unit_test(test_error_sections),
 		cmocka_unit_test(test_auditlog_source),
 		cmocka_unit_test(test_error_auditlog_source),
+		cmocka_unit_test(test_audit_source),
+		cmocka_unit_test(test_error_audit_source),
+		cmocka_unit_test(test_host_sources),
+		cmocka_unit_test(test_error_host_sources),
 		cmocka_unit_test(test_error_yaml_structure),
 		cmocka_unit_test(test_error_one_line),
 		cmocka_unit_test(test_errbuf_sizes),
