@@ -43,6 +43,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include <json-c/json.h>
+
 #include "conf.h"
 #include "util.h"
 
@@ -1846,6 +1848,125 @@ delivery_defaults(struct ht_conf_delivery *d, uint64_t *outbox_max)
 
 #define TRAIL_BOOL(k) { #k, cp_bool, MEMBER(struct ht_conf_trail, k) }
 
+/* "read_write_type" -> "ReadWriteType"; a key already in CloudTrail's
+ * spelling (ReadWriteType) stays as it is. */
+static char *
+cloudtrail_key(const char *k)
+{
+	char *out = malloc(strlen(k) + 1), *o = out;
+	bool up = true;
+
+	if (out == NULL)
+		return NULL;
+	for (; *k != '\0'; k++) {
+		if (*k == '_') {
+			up = true;
+			continue;
+		}
+		*o++ = up && *k >= 'a' && *k <= 'z' ? (char)(*k - 'a' + 'A') : *k;
+		up = false;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The YAML value n as JSON: mappings with CloudTrail's key names, plain
+ * true/false as booleans, every other scalar a string (selectors hold
+ * nothing else).  NULL with an error reported, or on ENOMEM (*oom). */
+static struct json_object *
+yaml_to_json(struct cp *cp, yaml_node_t *n, bool *oom)
+{
+	struct json_object *o = NULL, *v;
+	yaml_node_t *k, *child;
+
+	switch (n->type) {
+	case YAML_SCALAR_NODE: {
+		const char *s = (const char *)n->data.scalar.value;
+		bool plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+
+		if (plain && (strcmp(s, "true") == 0 || strcmp(s, "false") == 0))
+			o = json_object_new_boolean(s[0] == 't');
+		else
+			o = json_object_new_string(s);
+		break;
+	}
+	case YAML_SEQUENCE_NODE:
+		o = json_object_new_array();
+		for (yaml_node_item_t *i = n->data.sequence.items.start;
+		    o != NULL && i < n->data.sequence.items.top; i++) {
+			if (cp_node(cp, *i, &child) < 0 || (v = yaml_to_json(cp, child, oom)) == NULL) {
+				json_object_put(o);
+				return NULL;
+			}
+			json_object_array_add(o, v);
+		}
+		break;
+	case YAML_MAPPING_NODE:
+		o = json_object_new_object();
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		    o != NULL && p < n->data.mapping.pairs.top; p++) {
+			char *key;
+
+			k = NULL;
+			if (cp_node(cp, p->key, &k) < 0 || cp_node(cp, p->value, &child) < 0 ||
+			    k->type != YAML_SCALAR_NODE) {
+				if (k != NULL && k->type != YAML_SCALAR_NODE)
+					cp_err(cp, k, "a key must be a plain string");
+				json_object_put(o);
+				return NULL;
+			}
+			if ((v = yaml_to_json(cp, child, oom)) == NULL) {
+				json_object_put(o);
+				return NULL;
+			}
+			key = cloudtrail_key((const char *)k->data.scalar.value);
+			if (key == NULL) {
+				json_object_put(v);
+				break;
+			}
+			json_object_object_add(o, key, v);
+			free(key);
+		}
+		break;
+	default:
+		cp_err(cp, n, "unexpected YAML node");
+		return NULL;
+	}
+	if (o == NULL)
+		*oom = true;
+	return o;
+}
+
+/* arg: the request member, "EventSelectors" or "AdvancedEventSelectors".
+ * The list is stored as PutEventSelectors' request; what it says is
+ * checked by the daemon, which knows the selector rules. */
+static int
+cp_selectors(struct cp *cp, yaml_node_t *n, void *base, const struct cp_field *f)
+{
+	char **dst = (char **)((char *)base + f->off);
+	struct json_object *req, *list;
+	bool oom = false;
+	const char *text;
+
+	if (*dst != NULL)
+		return cp_err(cp, n, "use event_selectors or advanced_event_selectors, not both "
+		    "(as PutEventSelectors)");
+	if (n->type != YAML_SEQUENCE_NODE)
+		return cp_err(cp, n, "expected a list of selectors, found %s", kind(n));
+	if ((list = yaml_to_json(cp, n, &oom)) == NULL)
+		return oom ? -ENOMEM : -EINVAL;
+	req = json_object_new_object();
+	if (req == NULL) {
+		json_object_put(list);
+		return -ENOMEM;
+	}
+	json_object_object_add(req, (const char *)f->arg, list);
+	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	*dst = text ? strdup(text) : NULL;
+	json_object_put(req);
+	return *dst ? 0 : -ENOMEM;
+}
+
 static const struct cp_field trail_fields[] = {
 	{ "name", cp_str, MEMBER(struct ht_conf_trail, name), .arg = &chk_trail,
 	    .required = true },
@@ -1863,6 +1984,10 @@ static const struct cp_field trail_fields[] = {
 	{ "kms_key_id", cp_str, MEMBER(struct ht_conf_trail, kms_key_id), .arg = &chk_kms_key },
 	OUTBOX_MAX_FIELD(struct ht_conf_trail),
 	{ "delivery", cp_delivery, MEMBER(struct ht_conf_trail, delivery) },
+	{ "event_selectors", cp_selectors, MEMBER(struct ht_conf_trail, event_selectors),
+	    .arg = "EventSelectors" },
+	{ "advanced_event_selectors", cp_selectors, MEMBER(struct ht_conf_trail, event_selectors),
+	    .arg = "AdvancedEventSelectors" },
 	{ .key = NULL },
 };
 
@@ -2430,6 +2555,7 @@ free_lists(struct ht_conf *conf)
 		free(conf->trails[i].s3_key_prefix);
 		free(conf->trails[i].sns_topic_name);
 		free(conf->trails[i].kms_key_id);
+		free(conf->trails[i].event_selectors);
 	}
 	free(conf->trails);
 }

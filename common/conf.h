@@ -212,6 +212,12 @@ struct ht_conf_trail {
 	uint64_t outbox_max;		/* most files waiting for delivery before ingest is
 					 * back-pressured; default 10000 */
 	struct ht_conf_delivery delivery;
+	/* event_selectors or advanced_event_selectors, as PutEventSelectors'
+	 * request JSON: {"EventSelectors":[...]} or {"AdvancedEventSelectors":
+	 * [...]} (keys turned to CloudTrail's names: read_write_type ->
+	 * ReadWriteType).  Checked by the daemon (registry.h).  NULL =
+	 * CloudTrail's default: management events only. */
+	char *event_selectors;
 };
 
 struct ht_conf_trail_defaults {

@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "deliver/notify.h"
 #include "log.h"
+#include "registry.h"
 
 #define STATUS_PERIOD_S 5
 
@@ -129,6 +130,8 @@ load_config(const char *path, const struct options *o)
 	v = ht_conf_load(path, &conf, err, sizeof(err));
 	if (v == 0) {
 		v = ht_notify_check_conf(conf, err, sizeof(err));
+		if (v == 0)
+			v = ht_registry_check_conf(conf, err, sizeof(err));
 		if (v < 0) {
 			ht_conf_free(conf);
 			conf = NULL;

@@ -112,12 +112,69 @@ spec_tc(struct ht_trail_spec *s)
 	return &s->tc;
 }
 
+/* tc's event selectors (PutEventSelectors' request JSON) in the stored
+ * form, in *ret (NULL: none).  0, -EINVAL (err filled) or -ENOMEM. */
+static int
+conf_selectors(const struct ht_conf_trail *tc, struct json_object **ret,
+    struct ht_select_error *err)
+{
+	struct json_object *req;
+	struct ht_select *sel = NULL;
+	int v;
+
+	*ret = NULL;
+	if (tc->event_selectors == NULL)
+		return 0;
+	if ((req = json_tokener_parse(tc->event_selectors)) == NULL)
+		return -ENOMEM;	/* the config wrote it: only memory can fail */
+	v = ht_select_parse(req, &sel, err);
+	json_object_put(req);
+	if (v == 0) {
+		v = ht_select_to_state(sel, ret);
+		ht_select_free(sel);
+	}
+	return v;
+}
+
+int
+ht_registry_check_conf(const struct ht_conf *conf, char *errbuf, size_t len)
+{
+	for (size_t i = 0; i < conf->n_trails; i++) {
+		struct ht_select_error err = { 0 };
+		struct json_object *st;
+		int v = conf_selectors(&conf->trails[i], &st, &err);
+
+		json_object_put(st);
+		if (v == -EINVAL) {
+			snprintf(errbuf, len, "trails[%zu] (%s): event selectors: %s", i,
+			    conf->trails[i].name, err.message);
+			return v;
+		}
+		if (v < 0) {
+			snprintf(errbuf, len, "checking event selectors: %s", strerror(-v));
+			return v;
+		}
+	}
+	return 0;
+}
+
 static struct ht_trail_spec *
 spec_from_conf(const struct ht_conf_trail *tc)
 {
 	struct ht_trail_spec s = { .tc = *tc, .from_config = true, .kms_key_id = tc->kms_key_id };
+	struct ht_select_error err;
+	struct ht_trail_spec *d;
 
-	return ht_trail_spec_dup(&s);
+	s.tc.event_selectors = NULL;	/* the config's; the spec keeps the stored form */
+	if (conf_selectors(tc, &s.selectors, &err) < 0) {
+		/* checked at load (ht_registry_check_conf): out of memory */
+		log_warnx("trail %s: cannot apply its event_selectors (%s); using the default "
+		    "selection", tc->name, err.message);
+		s.selectors = NULL;
+	}
+	d = ht_trail_spec_dup(&s);
+	json_object_put(s.selectors);
+	return d;
 }
 
 /* ---- persistence of API trails (CloudTrail's member names) ---- */
@@ -474,10 +531,12 @@ ht_registry_reload(struct ht_registry *r, const struct ht_conf *conf)
 		if (at >= 0) {
 			ht_trail_spec_free(r->slots[at].spec);
 			r->slots[at].spec = s;
-			if (r->slots[at].trail)
+			if (r->slots[at].trail) {
 				(void)ht_trail_update(r->slots[at].trail, conf, spec_tc(s));
-			else
+				slot_apply_selectors(&r->slots[at]);	/* the config's, maybe new */
+			} else {
 				slot_start(r, &r->slots[at]);
+			}
 		} else if (r->n < HT_MAX_TRAILS_PER_REGION) {
 			r->slots[r->n].spec = s;
 			slot_start(r, &r->slots[r->n]);

@@ -46,6 +46,11 @@ typedef void (*ht_registry_done_fn)(void *arg);
  * every trail.  0 or -errno (logged). */
 int ht_registry_new(const struct ht_trail_env *env, const struct ht_conf *conf,
     struct ht_registry **ret);
+/* Check what the config says about trails that only the daemon can check:
+ * each trail's event selectors, by PutEventSelectors' rules.  0, or -EINVAL
+ * with one line in errbuf ("trails[1] (audit): event selectors:
+ * EventSelectors[0].DataResources[0]: ..."), or -ENOMEM. */
+int ht_registry_check_conf(const struct ht_conf *conf, char *errbuf, size_t len);
 /* Reconcile config trails with a new config. */
 void ht_registry_reload(struct ht_registry *r, const struct ht_conf *conf);
 /* History grew (fan out to every trail). */

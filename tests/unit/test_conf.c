@@ -739,6 +739,43 @@ test_error_host_sources(void **state UNUSED)
 }
 
 static void
+test_trail_event_selectors(void **state UNUSED)
+{
+	struct ht_conf *c;
+
+	c = load_ok(BASE "trails:\n"
+	    "  - name: basic\n    s3_bucket_name: spool-a\n    event_selectors:\n"
+	    "      - read_write_type: WriteOnly\n        include_management_events: false\n"
+	    "        data_resources: [{type: 'Host::Process', values: ['/usr/bin/']}]\n"
+	    "  - name: advanced\n    s3_bucket_name: spool-a\n    advanced_event_selectors:\n"
+	    "      - Name: etc\n        FieldSelectors:\n"
+	    "          - {field: eventCategory, equals: [Data]}\n"
+	    "          - {field: resources.ARN, starts_with: ['/etc/', 'true']}\n"
+	    "  - name: plain\n    s3_bucket_name: spool-a\n");
+	assert_string_equal(c->trails[0].event_selectors,
+	    "{\"EventSelectors\":[{\"ReadWriteType\":\"WriteOnly\",\"IncludeManagementEvents\":"
+	    "false,\"DataResources\":[{\"Type\":\"Host::Process\",\"Values\":[\"\\/usr\\/bin"
+	    "\\/\"]}]}]}");
+	/* CloudTrail's own key names pass unchanged; a quoted 'true' stays a string */
+	assert_string_equal(c->trails[1].event_selectors,
+	    "{\"AdvancedEventSelectors\":[{\"Name\":\"etc\",\"FieldSelectors\":[{\"Field\":"
+	    "\"eventCategory\",\"Equals\":[\"Data\"]},{\"Field\":\"resources.ARN\","
+	    "\"StartsWith\":[\"\\/etc\\/\",\"true\"]}]}]}");
+	assert_null(c->trails[2].event_selectors);
+	ht_conf_free(c);
+
+	expect_exact(BASE "trails:\n  - name: both\n    s3_bucket_name: spool-a\n"
+	    "    event_selectors: [{read_write_type: All}]\n"
+	    "    advanced_event_selectors: [{name: x}]\n",
+	    "t.yaml:12:31: trails[0].advanced_event_selectors: use event_selectors or "
+	    "advanced_event_selectors, not both (as PutEventSelectors)");
+	expect_exact(BASE "trails:\n  - name: notalist\n    s3_bucket_name: spool-a\n"
+	    "    event_selectors: {read_write_type: All}\n",
+	    "t.yaml:11:22: trails[0].event_selectors: expected a list of selectors, found a "
+	    "mapping");
+}
+
+static void
 test_error_auditlog_source(void **state UNUSED)
 {
 	expect_exact(BASE "sources:\n  - type: auditlog\n    channels: [a]\n",
@@ -1485,6 +1522,7 @@ main(void)
 		cmocka_unit_test(test_audit_source),
 		cmocka_unit_test(test_error_audit_source),
 		cmocka_unit_test(test_host_sources),
+		cmocka_unit_test(test_trail_event_selectors),
 		cmocka_unit_test(test_error_host_sources),
 		cmocka_unit_test(test_error_yaml_structure),
 		cmocka_unit_test(test_error_one_line),
