@@ -7,8 +7,9 @@
 # (UBSan findings abort, so they count as crashes), linked against the parser
 # code it exercises: common/*.c, the pure daemon modules (ingest_parse.c,
 # trail/select.c, api/sigv4.c, deliver/creds.c, sources/audit_parse.c,
-# sources/audit_ctl.c with libaudit) and the embedded default config
-# generated from conf/hosttrail.yaml exactly as Makefile.am does.  Then it
+# sources/audit_ctl.c with libaudit, sources/logline.c, sources/hostmsg.c)
+# and the embedded default config generated from conf/hosttrail.yaml
+# exactly as Makefile.am does.  Then it
 # runs for SECONDS (default 30) starting from a copy of
 # tests/fuzz/corpus/NAME/, so nothing is ever written into the source tree.
 # A crash, leak, timeout or out-of-memory fails that target and prints the
@@ -105,6 +106,7 @@ for f in "$srcdir"/common/*.c; do
 done
 sources="$sources $srcdir/daemon/sources/ingest_parse.c $srcdir/daemon/sources/audit_parse.c $srcdir/daemon/trail/select.c"
 sources="$sources $srcdir/daemon/sources/audit_ctl.c"
+sources="$sources $srcdir/daemon/sources/logline.c $srcdir/daemon/sources/hostmsg.c"
 sources="$sources $srcdir/daemon/api/sigv4.c $srcdir/daemon/deliver/creds.c $obj/conf_default.c"
 
 objects=""
