@@ -27,9 +27,8 @@
  * first line, from what is fed and what the assembler emits.
  *
  * Durability.  Batches complete in order (a FIFO makes out-of-order
- * completion safe too); the checkpoint file is rewritten at most every
- * AL_SAVE_MS by a one-thread worker (fsync stays off the loop), and at
- * stop.  History has records before the checkpoint file says so; each
+ * completion safe too); the checkpoint file is rewritten by cpfile.h (at
+ * most every 200 ms, fsync off the loop), and at stop.  History has records before the checkpoint file says so; each
  * checkpoint therefore also names where history ended when its batch was
  * submitted, and a start after a crash reads history from there and drops
  * the events found (by audit(TIME:SERIAL) and node) when they close again.
@@ -64,6 +63,7 @@
 #include "sources/audit_map.h"
 #include "sources/audit_parse.h"
 #include "sources/auditlog.h"
+#include "sources/cpfile.h"
 #include "util.h"
 #include "worker.h"
 
@@ -72,7 +72,6 @@
 #define AL_INFLIGHT_MAX 64		/* batches not yet durable before reading pauses */
 #define AL_POLL_MS 250			/* tick with events open, or without inotify */
 #define AL_IDLE_MS 1000			/* tick otherwise: a safety net under inotify */
-#define AL_SAVE_MS 200			/* checkpoint writes at most this often */
 #define AL_RETRY_MS 1000		/* after a failed append or checkpoint write */
 #define AL_DRAIN_BUDGET (16u * 1024 * 1024)	/* read at most this much at shutdown */
 #define AL_MAX_ROTATED 999		/* auditd's num_logs limit */
@@ -131,13 +130,6 @@ struct al_batch {
 	size_t n;
 };
 
-struct al_save_job {
-	struct auditlog *al;
-	char *text;
-	size_t len;
-	int err;
-};
-
 /* Messages on the data path: AL_RL_BURST per AL_RL_MS, then a count. */
 struct al_rl {
 	int64_t start;
@@ -186,10 +178,10 @@ struct auditlog {
 	unsigned inflight;
 	/* the durable checkpoint */
 	struct ht_auditlog_checkpoint durable;
-	bool have_durable, dirty, saving;
-	struct ht_worker *saver;
+	bool have_durable;
+	struct ht_cpfile *cp;		/* writes durable off the loop */
 	/* loop */
-	struct event *read_ev, *tick_ev, *save_ev, *retry_ev, *inotify_ev;
+	struct event *read_ev, *tick_ev, *retry_ev, *inotify_ev;
 	int inotify_fd;
 	bool blocked, failed, draining, drained, stopping, waiting_logged;
 	uint64_t drain_left;
@@ -1123,54 +1115,15 @@ al_arm(struct event *ev, unsigned ms)
 	evtimer_add(ev, &tv);
 }
 
-static void
-al_save_work(void *arg)
-{
-	struct al_save_job *j = arg;
-
-	j->err = ht_write_file_atomic(j->al->checkpoint, j->text, j->len, 0640);
-}
-
-static void
-al_save_done(void *arg)
-{
-	struct al_save_job *j = arg;
-	struct auditlog *al = j->al;
-
-	al->saving = false;
-	if (j->err < 0) {
-		log_msg(HT_LOG_WARNING, -j->err, "auditlog %s: cannot write the checkpoint %s; "
-		    "retrying", al->path, al->checkpoint);
-		al->dirty = true;
-	}
-	if (al->dirty && !al->stopping)
-		al_arm(al->save_ev, j->err < 0 ? AL_RETRY_MS : AL_SAVE_MS);
-	free(j->text);
-	free(j);
-}
-
-/* Debounced: write the durable checkpoint on the worker. */
-static void
-al_save_cb(evutil_socket_t fd, short what, void *arg)
+/* cpfile's format: the durable checkpoint's text. */
+static int
+al_format(void *arg, char **ret_text, size_t *ret_len)
 {
 	struct auditlog *al = arg;
-	struct al_save_job *j;
 
-	if (al->saving || !al->dirty || !al->have_durable)
-		return;
-	j = calloc(1, sizeof(*j));
-	if (j != NULL)
-		j->al = al;
-	if (j == NULL || ht_auditlog_checkpoint_format(&al->durable, al->path, &j->text,
-	    &j->len) < 0 || ht_worker_submit(al->saver, al_save_work, al_save_done, j) < 0) {
-		if (j != NULL)
-			free(j->text);
-		free(j);
-		al_arm(al->save_ev, AL_RETRY_MS);
-		return;
-	}
-	al->dirty = false;
-	al->saving = true;
+	if (!al->have_durable)
+		return -EAGAIN;
+	return ht_auditlog_checkpoint_format(&al->durable, al->path, ret_text, ret_len);
 }
 
 /* Write the durable checkpoint now, on the loop (start and stop only).
@@ -1178,22 +1131,7 @@ al_save_cb(evutil_socket_t fd, short what, void *arg)
 static int
 al_save_sync(struct auditlog *al)
 {
-	char *text;
-	size_t len;
-	int v;
-
-	v = ht_auditlog_checkpoint_format(&al->durable, al->path, &text, &len);
-	if (v == 0) {
-		v = ht_write_file_atomic(al->checkpoint, text, len, 0640);
-		free(text);
-	}
-	if (v < 0) {
-		log_msg(HT_LOG_ERR, -v, "auditlog %s: cannot write the checkpoint %s", al->path,
-		    al->checkpoint);
-		return -EIO;
-	}
-	al->dirty = false;
-	return 0;
+	return ht_cpfile_sync(al->cp);
 }
 
 /* cp (taken over) is durable now. */
@@ -1204,9 +1142,7 @@ al_advance(struct auditlog *al, struct ht_auditlog_checkpoint *cp)
 	al->durable = *cp;
 	memset(cp, 0, sizeof(*cp));
 	al->have_durable = true;
-	al->dirty = true;
-	if (!al->saving && !al->stopping && !evtimer_pending(al->save_ev, NULL))
-		al_arm(al->save_ev, AL_SAVE_MS);
+	ht_cpfile_dirty(al->cp);
 }
 
 /* The position reading starts from is where a first run stands: durable
@@ -1774,11 +1710,9 @@ al_free(struct auditlog *al)
 		event_free(al->read_ev);
 	if (al->tick_ev)
 		event_free(al->tick_ev);
-	if (al->save_ev)
-		event_free(al->save_ev);
 	if (al->retry_ev)
 		event_free(al->retry_ev);
-	ht_worker_free(al->saver);
+	ht_cpfile_free(al->cp);
 	while ((b = al->head) != NULL) {
 		al->head = b->next;
 		ht_auditlog_checkpoint_clear(&b->cp);
@@ -1805,7 +1739,7 @@ al_free(struct auditlog *al)
 static int
 al_setup(struct auditlog *al, const struct ht_source_env *env, const struct ht_conf_source *sc)
 {
-	char *slash;
+	char *slash, what[PATH_MAX + 16];
 	int v;
 
 	al->env = env;
@@ -1826,15 +1760,15 @@ al_setup(struct auditlog *al, const struct ht_source_env *env, const struct ht_c
 	slash = strrchr(al->dir, '/');
 	slash[slash == al->dir ? 1 : 0] = '\0';	/* conf.c: path is absolute */
 	if ((v = ht_audit_asm_new(&al->asm_conf, al_event_cb, al, &al->assembler)) < 0 ||
-	    (v = ht_audit_names_new(0, 0, &al->names)) < 0 ||
-	    (v = ht_worker_new(env->base, 1, "ht-auditlog", &al->saver)) < 0)
+	    (v = ht_audit_names_new(0, 0, &al->names)) < 0)
+		return v;
+	snprintf(what, sizeof(what), "auditlog %s", al->path);
+	if ((v = ht_cpfile_new(env->base, al->checkpoint, what, al_format, al, &al->cp)) < 0)
 		return v;
 	al->read_ev = event_new(env->base, -1, 0, al_read_cb, al);
 	al->tick_ev = evtimer_new(env->base, al_tick_cb, al);
-	al->save_ev = evtimer_new(env->base, al_save_cb, al);
 	al->retry_ev = evtimer_new(env->base, al_retry_cb, al);
-	if (al->read_ev == NULL || al->tick_ev == NULL || al->save_ev == NULL ||
-	    al->retry_ev == NULL)
+	if (al->read_ev == NULL || al->tick_ev == NULL || al->retry_ev == NULL)
 		return -ENOMEM;
 	return al_watch(al);
 }
@@ -1925,7 +1859,6 @@ al_start(const struct ht_source_env *env, const struct ht_conf_source *sc, void 
 		al_advance(al, &cp);	/* as on disk: no need to write it again */
 	else if (v == 0 && (v = al_mark_start(al)) == 0 && al->have_durable)
 		v = al_save_sync(al);
-	al->dirty = false;
 	ht_auditlog_checkpoint_clear(&cp);
 	if (v < 0) {
 		if (v != -EIO)	/* al_save_sync logged it */
@@ -2010,7 +1943,7 @@ al_status(void *state, char *buf, size_t len)
 static void
 al_stop_now(struct auditlog *al)
 {
-	if (al->dirty && al->have_durable)
+	if (ht_cpfile_pending(al->cp) && al->have_durable)
 		(void)al_save_sync(al);
 	al_free(al);
 }
@@ -2024,11 +1957,8 @@ al_stop(void *state)
 	/* no more loop callbacks, except the durable ones of batches in flight */
 	event_free(al->read_ev);
 	event_free(al->tick_ev);
-	event_free(al->save_ev);
 	event_free(al->retry_ev);
-	al->read_ev = al->tick_ev = al->save_ev = al->retry_ev = NULL;
-	ht_worker_free(al->saver);	/* a write in progress finishes */
-	al->saver = NULL;
+	al->read_ev = al->tick_ev = al->retry_ev = NULL;
 	if (al->inflight > 0) {
 		log_warnx("auditlog %s: stopping with %u batches not yet durable; the checkpoint "
 		    "stays where they began", al->path, al->inflight);
