@@ -70,6 +70,7 @@
 
 #include "audit_map.h"
 #include "audit_parse.h"
+#include "jsonutil.h"
 #include "record.h"
 
 #define ID_UNSET 4294967295u		/* auid/uid/ses not set */
@@ -805,41 +806,16 @@ sv_of(const char *s)
 	return v;
 }
 
-/* Adds v (taken over, NULL meaning ENOMEM) as key.  0 or -ENOMEM. */
-static int
-jadd(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (v == NULL)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, v) < 0) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 static int
 jadd_sv(struct json_object *o, const char *key, struct sv s)
 {
-	return jadd(o, key, jstr(s));
+	return ht_json_add(o, key, jstr(s));
 }
 
 static int
 jadd_str(struct json_object *o, const char *key, const char *s)
 {
-	return s != NULL ? jadd(o, key, json_object_new_string(s)) : 0;
-}
-
-static int
-jpush(struct json_object *arr, struct json_object *v)
-{
-	if (v == NULL)
-		return -ENOMEM;
-	if (json_object_array_add(arr, v) < 0) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
+	return s != NULL ? ht_json_add(o, key, json_object_new_string(s)) : 0;
 }
 
 /* A new object or array in *ret, or -ENOMEM. */
@@ -1291,9 +1267,9 @@ add_session(const struct map *m, struct json_object *ui)
 	}
 	if (json_object_object_length(attrs) == 0)
 		goto out;
-	if ((r = jnew(false, &sc)) < 0 || (r = jadd(ui, "sessionContext", sc)) < 0)
+	if ((r = jnew(false, &sc)) < 0 || (r = ht_json_add(ui, "sessionContext", sc)) < 0)
 		goto out;
-	r = jadd(sc, "attributes", attrs);
+	r = ht_json_add(sc, "attributes", attrs);
 	attrs = NULL;
 out:
 	json_object_put(attrs);
@@ -1544,11 +1520,11 @@ add_other_records(const struct map *m, struct json_object *params)
 			continue;
 		t = type_name(rec, tbuf, sizeof(tbuf));
 		if (!json_object_object_get_ex(params, t, &arr) &&
-		    ((r = jnew(true, &arr)) < 0 || (r = jadd(params, t, arr)) < 0))
+		    ((r = jnew(true, &arr)) < 0 || (r = ht_json_add(params, t, arr)) < 0))
 			return r;
 		if (!json_object_is_type(arr, json_type_array))
 			continue;	/* a field of the main record has that name */
-		if ((r = jnew(false, &o)) < 0 || (r = jpush(arr, o)) < 0 ||
+		if ((r = jnew(false, &o)) < 0 || (r = ht_json_push(arr, o)) < 0 ||
 		    (r = add_fields(o, rec, false)) < 0)
 			return r;
 	}
@@ -1633,7 +1609,7 @@ end_arg(struct buf *arg, struct buf *line, struct json_object *argv)
 	    (r = buf_add(line, s.p, s.len)) < 0)
 		return r;
 	arg->len = 0;
-	return line->len <= CMDLINE_MAX ? jpush(argv, jstr(s)) : 0;
+	return line->len <= CMDLINE_MAX ? ht_json_push(argv, jstr(s)) : 0;
 }
 
 /* The EXECVE arguments, in argv and joined by spaces in line.  Chunks of a
@@ -1698,10 +1674,10 @@ add_cmdline(const struct map *m, struct json_object *params)
 	if ((r = jadd_sv(params, "commandLine", s)) < 0)
 		goto out;
 	if (line.len > CMDLINE_MAX &&
-	    (r = jadd(params, "commandLineTruncated", json_object_new_boolean(1))) < 0)
+	    (r = ht_json_add(params, "commandLineTruncated", json_object_new_boolean(1))) < 0)
 		goto out;
 	if (line.len > 0) {
-		r = jadd(params, "arguments", argv);
+		r = ht_json_add(params, "arguments", argv);
 		argv = NULL;
 	}
 out:
@@ -1722,12 +1698,12 @@ add_paths(const struct map *m, struct json_object *params)
 
 	if (m->n_paths == 0)
 		return 0;
-	if ((r = jnew(true, &arr)) < 0 || (r = jadd(params, "paths", arr)) < 0)
+	if ((r = jnew(true, &arr)) < 0 || (r = ht_json_add(params, "paths", arr)) < 0)
 		return r;
 	for (i = 0; i < m->n_paths; i++) {
 		const struct path_item *p = &m->paths[i];
 
-		if ((r = jnew(false, &o)) < 0 || (r = jpush(arr, o)) < 0 ||
+		if ((r = jnew(false, &o)) < 0 || (r = ht_json_push(arr, o)) < 0 ||
 		    (p->name != NULL && (r = jadd_sv(o, "name", sv_of(p->name))) < 0) ||
 		    (p->nametype.len > 0 && (r = jadd_sv(o, "nametype", p->nametype)) < 0))
 			return r;
@@ -1849,7 +1825,7 @@ add_resource(struct json_object *arr, const char *type, struct sv arn)
 		    memcmp(json_object_get_string(v), arn.p, arn.len) == 0)
 			return 0;
 	}
-	if ((r = jnew(false, &o)) < 0 || (r = jpush(arr, o)) < 0 ||
+	if ((r = jnew(false, &o)) < 0 || (r = ht_json_push(arr, o)) < 0 ||
 	    (r = jadd_str(o, "type", type)) < 0)
 		return r;
 	return jadd_sv(o, "ARN", arn);
@@ -1951,21 +1927,21 @@ build_additional(const struct map *m, struct json_object **ret)
 		return r;
 	snprintf(when, sizeof(when), "%" PRId64 ".%03d", e->time_ms / 1000,
 	    (int)(e->time_ms % 1000));
-	if ((r = jadd(add, "auditSerial", json_object_new_int64((int64_t)e->serial))) < 0 ||
+	if ((r = ht_json_add(add, "auditSerial", json_object_new_int64((int64_t)e->serial))) < 0 ||
 	    (r = jadd_str(add, "auditTime", when)) < 0 || (r = jnew(true, &types)) < 0 ||
-	    (r = jadd(add, "auditRecordTypes", types)) < 0)
+	    (r = ht_json_add(add, "auditRecordTypes", types)) < 0)
 		goto fail;
 	for (i = 0; i < e->n_records; i++)
-		if ((r = jpush(types, json_object_new_string(type_name(e->records[i], tbuf,
+		if ((r = ht_json_push(types, json_object_new_string(type_name(e->records[i], tbuf,
 		    sizeof(tbuf))))) < 0)
 			goto fail;
 	if (e->node != NULL && (r = jadd_sv(add, "node", sv_of(e->node))) < 0)
 		goto fail;
 	if ((r = jadd_str(add, "source", m->ctx->source)) < 0)
 		goto fail;
-	if (!e->complete && (r = jadd(add, "incomplete", json_object_new_boolean(1))) < 0)
+	if (!e->complete && (r = ht_json_add(add, "incomplete", json_object_new_boolean(1))) < 0)
 		goto fail;
-	if (e->trailer && (r = jadd(add, "trailer", json_object_new_boolean(1))) < 0)
+	if (e->trailer && (r = ht_json_add(add, "trailer", json_object_new_boolean(1))) < 0)
 		goto fail;
 	*ret = add;
 	return 0;

@@ -56,6 +56,7 @@
 
 #include "hostmsg.h"
 #include "logline.h"
+#include "jsonutil.h"
 #include "record.h"
 
 #define MATCH_MAX (16 * 1024)		/* longer messages are generic */
@@ -1363,24 +1364,11 @@ jstr(struct sv s, size_t max, bool *cut)
 	return o;
 }
 
-/* Adds v (taken over; NULL means ENOMEM) as key.  0 or -ENOMEM. */
-static int
-jadd(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (v == NULL)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, v) < 0) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* key: s, unless s is empty. */
 static int
 jadd_sv(struct json_object *o, const char *key, struct sv s, size_t max)
 {
-	return s.len > 0 ? jadd(o, key, jstr(s, max, NULL)) : 0;
+	return s.len > 0 ? ht_json_add(o, key, jstr(s, max, NULL)) : 0;
 }
 
 static int
@@ -1402,7 +1390,7 @@ jadd_kvs(struct json_object *o, const struct kv *kv, size_t n)
 
 	for (i = 0; i < n; i++) {
 		if (kv[i].is_true)
-			r = jadd(o, kv[i].key, json_object_new_boolean(1));
+			r = ht_json_add(o, kv[i].key, json_object_new_boolean(1));
 		else
 			r = jadd_sv(o, kv[i].key, kv[i].val, kv[i].max);
 		if (r < 0)
@@ -1438,25 +1426,25 @@ build_identity(const struct src *s, const struct ev *ev, struct json_object **re
 	if ((r = jnew(&ui)) < 0)
 		return r;
 	if (ev->actor_invalid) {
-		r = jadd(ui, "type", json_object_new_string("IAMUser"));
+		r = ht_json_add(ui, "type", json_object_new_string("IAMUser"));
 		if (r >= 0)
-			r = jadd(ui, "userName", json_object_new_string("(invalid user)"));
+			r = ht_json_add(ui, "userName", json_object_new_string("(invalid user)"));
 	} else if (ev->actor_set) {
 		root = ev->actor_uid == 0 || (ev->actor_uid < 0 && sv_eq(ev->actor, "root"));
-		if ((r = jadd(ui, "type", json_object_new_string(root ? "Root" : "IAMUser"))) >= 0 &&
+		if ((r = ht_json_add(ui, "type", json_object_new_string(root ? "Root" : "IAMUser"))) >= 0 &&
 		    (r = jadd_num(ui, "principalId", ev->actor_uid)) >= 0)
 			r = jadd_sv(ui, "userName", ev->actor, NAME_MAX_LEN);
 	} else if (s->ident != NULL || s->m->uid >= 0) {
-		if ((r = jadd(ui, "type", json_object_new_string("AWSService"))) >= 0 &&
+		if ((r = ht_json_add(ui, "type", json_object_new_string("AWSService"))) >= 0 &&
 		    (r = jadd_num(ui, "principalId", s->m->uid)) >= 0)
 			r = jadd_sv(ui, "invokedBy", sv_of(s->ident), NAME_MAX_LEN);
 	} else {
-		r = jadd(ui, "type", json_object_new_string("Unknown"));
+		r = ht_json_add(ui, "type", json_object_new_string("Unknown"));
 	}
 	/* The process that logged: sshd's 0, like audit_map's uid. */
 	if (r >= 0 && s->m->uid >= 0 && (r = jnew(&sc)) >= 0 &&
-	    (r = jadd(ui, "sessionContext", sc)) >= 0 && (r = jnew(&attrs)) >= 0 &&
-	    (r = jadd(sc, "attributes", attrs)) >= 0)
+	    (r = ht_json_add(ui, "sessionContext", sc)) >= 0 && (r = jnew(&attrs)) >= 0 &&
+	    (r = ht_json_add(sc, "attributes", attrs)) >= 0)
 		r = jadd_num(attrs, "uid", s->m->uid);
 	if (r < 0) {
 		json_object_put(ui);
@@ -1473,9 +1461,9 @@ add_message(struct json_object *o, struct sv msg, size_t max)
 	bool cut = false;
 	int r;
 
-	if ((r = jadd(o, "message", jstr(msg, max, &cut))) < 0 || !cut)
+	if ((r = ht_json_add(o, "message", jstr(msg, max, &cut))) < 0 || !cut)
 		return r;
-	return jadd(o, "messageTruncated", json_object_new_boolean(1));
+	return ht_json_add(o, "messageTruncated", json_object_new_boolean(1));
 }
 
 /* What a generic record holds: the message and where it came from. */
@@ -1534,7 +1522,7 @@ build_resources(const struct ev *ev, struct json_object **ret)
 			r = -ENOMEM;
 			break;
 		}
-		if ((r = jadd(o, "type", json_object_new_string(ev->res[i].type))) >= 0)
+		if ((r = ht_json_add(o, "type", json_object_new_string(ev->res[i].type))) >= 0)
 			r = jadd_sv(o, "ARN", ev->res[i].arn, ev->res[i].max);
 	}
 	if (r < 0) {
@@ -1574,7 +1562,7 @@ build_additional(const struct src *s, const struct ev *ev, struct json_object **
 	    (r = add_message(o, s->msg, MSG_MAPPED_MAX)) < 0))
 		goto fail;
 	if (ev->repeated > 0 &&
-	    (r = jadd(o, "repeated", json_object_new_int64(ev->repeated))) < 0)
+	    (r = ht_json_add(o, "repeated", json_object_new_int64(ev->repeated))) < 0)
 		goto fail;
 	if ((r = jadd_kvs(o, ev->extra, ev->n_extra)) < 0)
 		goto fail;

@@ -36,6 +36,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonutil.h"
 #include "record.h"
 #include "trail/select.h"
 
@@ -921,33 +922,6 @@ ht_select_is_advanced(const struct ht_select *s)
 	return s != NULL && s->advanced;
 }
 
-/* ---- JSON output ---- */
-
-/* Add v (owned) to object o under key; v NULL means it could not be made. */
-static int
-obj_add(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (v == NULL)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, v) < 0) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int
-arr_add(struct json_object *a, struct json_object *v)
-{
-	if (v == NULL)
-		return -ENOMEM;
-	if (json_object_array_add(a, v) < 0) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 static struct json_object *
 strv_to_json(const struct strv *sv)
 {
@@ -955,7 +929,7 @@ strv_to_json(const struct strv *sv)
 	size_t i;
 
 	for (i = 0; a != NULL && i < sv->n; i++) {
-		if (arr_add(a, json_object_new_string_len(sv->v[i].s, (int)sv->v[i].len)) < 0) {
+		if (ht_json_push(a, json_object_new_string_len(sv->v[i].s, (int)sv->v[i].len)) < 0) {
 			json_object_put(a);
 			return NULL;
 		}
@@ -968,8 +942,8 @@ data_res_to_json(const struct data_res *dr)
 {
 	struct json_object *o = json_object_new_object();
 
-	if (o == NULL || obj_add(o, "Type", json_object_new_string(res_types[dr->type])) < 0 ||
-	    obj_add(o, "Values", strv_to_json(&dr->values)) < 0) {
+	if (o == NULL || ht_json_add(o, "Type", json_object_new_string(res_types[dr->type])) < 0 ||
+	    ht_json_add(o, "Values", strv_to_json(&dr->values)) < 0) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -984,14 +958,14 @@ basic_to_json(const struct basic *b)
 	struct json_object *o = json_object_new_object(), *res = NULL;
 	size_t i;
 
-	if (o == NULL || obj_add(o, "ReadWriteType", json_object_new_string(rw)) < 0 ||
-	    obj_add(o, "IncludeManagementEvents", json_object_new_boolean(b->mgmt)) < 0 ||
-	    obj_add(o, "DataResources", res = json_object_new_array()) < 0)
+	if (o == NULL || ht_json_add(o, "ReadWriteType", json_object_new_string(rw)) < 0 ||
+	    ht_json_add(o, "IncludeManagementEvents", json_object_new_boolean(b->mgmt)) < 0 ||
+	    ht_json_add(o, "DataResources", res = json_object_new_array()) < 0)
 		goto fail;
 	for (i = 0; i < b->n_res; i++)
-		if (arr_add(res, data_res_to_json(&b->res[i])) < 0)
+		if (ht_json_push(res, data_res_to_json(&b->res[i])) < 0)
 			goto fail;
-	if (obj_add(o, "ExcludeManagementEventSources", strv_to_json(&b->exclude)) < 0)
+	if (ht_json_add(o, "ExcludeManagementEventSources", strv_to_json(&b->exclude)) < 0)
 		goto fail;
 	return o;
 fail:
@@ -1005,10 +979,10 @@ cond_to_json(const struct cond *c)
 	struct json_object *o = json_object_new_object();
 	size_t op;
 
-	if (o == NULL || obj_add(o, "Field", json_object_new_string(field_names[c->field])) < 0)
+	if (o == NULL || ht_json_add(o, "Field", json_object_new_string(field_names[c->field])) < 0)
 		goto fail;
 	for (op = 0; op < N_OPS; op++)
-		if (c->ops[op].n > 0 && obj_add(o, op_names[op], strv_to_json(&c->ops[op])) < 0)
+		if (c->ops[op].n > 0 && ht_json_add(o, op_names[op], strv_to_json(&c->ops[op])) < 0)
 			goto fail;
 	return o;
 fail:
@@ -1024,12 +998,12 @@ adv_to_json(const struct adv *a)
 
 	if (o == NULL)
 		return NULL;
-	if (a->name != NULL && obj_add(o, "Name", json_object_new_string(a->name)) < 0)
+	if (a->name != NULL && ht_json_add(o, "Name", json_object_new_string(a->name)) < 0)
 		goto fail;
-	if (obj_add(o, "FieldSelectors", fs = json_object_new_array()) < 0)
+	if (ht_json_add(o, "FieldSelectors", fs = json_object_new_array()) < 0)
 		goto fail;
 	for (i = 0; i < a->n_conds; i++)
-		if (arr_add(fs, cond_to_json(&a->conds[i])) < 0)
+		if (ht_json_push(fs, cond_to_json(&a->conds[i])) < 0)
 			goto fail;
 	return o;
 fail:
@@ -1049,15 +1023,15 @@ ht_select_add_json(const struct ht_select *s, struct json_object *obj)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		if (adv)
-			r = arr_add(list, adv_to_json(&s->adv[i]));
+			r = ht_json_push(list, adv_to_json(&s->adv[i]));
 		else
-			r = arr_add(list, basic_to_json(s != NULL ? &s->basic[i] : &default_basic));
+			r = ht_json_push(list, basic_to_json(s != NULL ? &s->basic[i] : &default_basic));
 		if (r < 0) {
 			json_object_put(list);
 			return r;
 		}
 	}
-	return obj_add(obj, adv ? "AdvancedEventSelectors" : "EventSelectors", list);
+	return ht_json_add(obj, adv ? "AdvancedEventSelectors" : "EventSelectors", list);
 }
 
 int
@@ -1068,7 +1042,7 @@ ht_select_to_state(const struct ht_select *s, struct json_object **ret)
 
 	if (o == NULL)
 		return -ENOMEM;
-	if ((r = obj_add(o, "version", json_object_new_int(STATE_VERSION))) < 0 ||
+	if ((r = ht_json_add(o, "version", json_object_new_int(STATE_VERSION))) < 0 ||
 	    (r = ht_select_add_json(s, o)) < 0) {
 		json_object_put(o);
 		return r;
