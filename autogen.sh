@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 PKGS="autoconf automake libtool pkg-config make gcc
 libevent-dev libjson-c-dev zlib1g-dev libyaml-dev libsystemd-dev libcmocka-dev
 libssl-dev libcurl4-openssl-dev libaudit-dev
-python3 systemd clang libclang-rt-14-dev curl openssl"
+python3 systemd systemd-journal-remote clang libclang-rt-14-dev curl openssl"
 
 missing=""
 for p in $PKGS; do

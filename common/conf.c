@@ -1767,6 +1767,8 @@ source_item(struct cp *cp, yaml_node_t *node, void *items, size_t idx)
 	struct ht_conf_source *s = items;
 	int r;
 
+	if (idx >= HT_MAX_SOURCES)
+		return cp_err(cp, node, "at most %d sources", HT_MAX_SOURCES);
 	r = source_keys_fit_type(cp, node);
 	if (r == 0)
 		r = cp_map(cp, node, source_fields, &s[idx]);

@@ -17,6 +17,7 @@
 
 #define HT_CONF_DEFAULT_PATH "/etc/hosttrail/hosttrail.yaml"
 #define HT_MAX_TRAILS_PER_REGION 5
+#define HT_MAX_SOURCES 32		/* sources: entries */
 #define HT_EX_CONFIG 78 /* EX_CONFIG: exit status for a bad config */
 
 enum ht_fsync_policy { HT_FSYNC_ALWAYS, HT_FSYNC_INTERVAL, HT_FSYNC_OFF };

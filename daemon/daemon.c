@@ -45,22 +45,13 @@ static const struct ht_source_ops *const source_types[] = {
 	[HT_SOURCE_INGEST] = &ht_src_ingest_ops,
 	[HT_SOURCE_AUDITLOG] = &ht_src_auditlog_ops,
 	[HT_SOURCE_AUDIT] = &ht_src_audit_ops,
-	[HT_SOURCE_LOGINS] = NULL,	/* sized for every type the config knows */
+	[HT_SOURCE_JOURNAL] = &ht_src_journal_ops,
+	[HT_SOURCE_FILE] = &ht_src_file_ops,
+	[HT_SOURCE_FIM] = &ht_src_fim_ops,
+	[HT_SOURCE_LOGINS] = &ht_src_logins_ops,
 };
-
-/* The ops of sc's type, or NULL (logged) when this build has none yet. */
-static const struct ht_source_ops *
-source_ops(const struct ht_conf_source *sc)
-{
-	static const char *const names[] = { "ingest", "auditlog", "audit", "journal", "file",
-		"fim", "logins" };
-	const struct ht_source_ops *ops = source_types[sc->type];
-
-	if (ops == NULL)
-		log_warnx("source type %s is not available in this build yet; the source is "
-		    "ignored", names[sc->type]);
-	return ops;
-}
+_Static_assert(sizeof(source_types) / sizeof(source_types[0]) == HT_SOURCE_LOGINS + 1,
+    "a source for every type the config knows");
 
 struct source_slot {
 	const struct ht_source_ops *ops;
@@ -79,7 +70,7 @@ struct ht_daemon {
 	struct ht_api_trails *api_trails;
 	char *api_socket;
 	struct ht_source_env source_env;
-	struct source_slot sources[8];
+	struct source_slot sources[HT_MAX_SOURCES];
 	size_t n_sources;
 	struct ht_trail_env trail_env;
 	struct ht_registry *trails;
@@ -120,8 +111,7 @@ daemon_start_sources(struct ht_daemon *d)
 
 		if (d->n_sources == sizeof(d->sources) / sizeof(d->sources[0]))
 			return -E2BIG;
-		if ((s->ops = source_ops(sc)) == NULL)
-			continue;
+		s->ops = source_types[sc->type];
 		v = s->ops->start(&d->source_env, sc, &s->state);
 		if (v < 0)
 			return v;
@@ -148,26 +138,25 @@ daemon_find_source(struct ht_daemon *d, const struct ht_source_ops *ops,
 static void
 daemon_reload_sources(struct ht_daemon *d, const struct ht_conf *conf)
 {
-	bool keep[8] = { false };
+	bool keep[HT_MAX_SOURCES] = { false };
 
 	for (size_t i = 0; i < conf->n_sources; i++) {
-		const struct ht_source_ops *ops = source_ops(&conf->sources[i]);
-		struct source_slot *s;
-
-		if (ops == NULL)
-			continue;
-		s = daemon_find_source(d, ops, &conf->sources[i], keep);
+		const struct ht_source_ops *ops = source_types[conf->sources[i].type];
+		struct source_slot *s = daemon_find_source(d, ops, &conf->sources[i], keep);
 
 		if (s) {
 			keep[s - d->sources] = true;
 			(void)ops->reconfigure(s->state, &d->source_env, &conf->sources[i]);
-		} else if (d->n_sources < 8) {
+		} else if (d->n_sources < HT_MAX_SOURCES) {
 			s = &d->sources[d->n_sources];
 			s->ops = ops;
 			if (ops->start(&d->source_env, &conf->sources[i], &s->state) == 0) {
 				keep[d->n_sources++] = true;
 				log_info("source %s: started", ops->type);
 			}
+		} else {
+			log_warnx("source %s: not started: %d sources are running, removed ones "
+			    "still finishing; reload again later", ops->type, HT_MAX_SOURCES);
 		}
 	}
 	for (size_t i = d->n_sources; i-- > 0;) {

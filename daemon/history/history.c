@@ -107,6 +107,20 @@ ht_history_segment_path(const char *dir, uint32_t day, char *buf, size_t len)
 	snprintf(buf, len, "%s/%08u.seg", dir, day);
 }
 
+void
+ht_history_end_pos(const char *dir, uint32_t *newest_day, struct ht_history_pos *ret)
+{
+	uint32_t today = ht_history_day_of(time(NULL));
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (today > *newest_day)
+		*newest_day = today;
+	ht_history_segment_path(dir, *newest_day, path, sizeof(path));
+	ret->day = *newest_day;
+	ret->offset = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
 int
 ht_history_pos_cmp(const struct ht_history_pos *a, const struct ht_history_pos *b)
 {

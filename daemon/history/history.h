@@ -125,5 +125,12 @@ int ht_history_scan(const char *dir, const struct ht_history_pos *from,
 void ht_history_segment_path(const char *dir, uint32_t day, char *buf, size_t len);
 /* YYYYMMDD of a UTC time. */
 uint32_t ht_history_day_of(int64_t t);
+/* Where the next append goes at the earliest, from the files alone (a
+ * source that must find its own records after a crash notes this before
+ * it submits, on the loop, so nothing is being appended meanwhile).
+ * *newest_day is the caller's memory of the newest day seen (0 at first):
+ * days never go back in history, so a clock set back only makes the
+ * position earlier than needed. */
+void ht_history_end_pos(const char *dir, uint32_t *newest_day, struct ht_history_pos *ret);
 
 #endif

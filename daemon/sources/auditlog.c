@@ -939,22 +939,15 @@ al_begin(struct auditlog *al, const struct ht_auditlog_checkpoint *cp, enum ht_s
 
 /* ---- what history has beyond a checkpoint ---- */
 
-/* Where history ends now: the next append goes there or later.  Called
- * before each submit, on the loop, so nothing is being appended meanwhile. */
+/* Where history ends now (history.h). */
 static void
 al_hist_pos(struct auditlog *al, uint32_t *ret_day, uint64_t *ret_off)
 {
-	uint32_t today = ht_history_day_of(time(NULL));
-	char path[PATH_MAX];
-	struct stat st;
+	struct ht_history_pos pos;
 
-	/* days never go backwards in history; a clock gone back only makes
-	 * this position earlier than needed */
-	if (today > al->hist_day)
-		al->hist_day = today;
-	ht_history_segment_path(al->hist_dir, al->hist_day, path, sizeof(path));
-	*ret_day = al->hist_day;
-	*ret_off = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	ht_history_end_pos(al->hist_dir, &al->hist_day, &pos);
+	*ret_day = pos.day;
+	*ret_off = pos.offset;
 }
 
 static int
@@ -1800,27 +1793,6 @@ al_load(struct auditlog *al, struct ht_auditlog_checkpoint *cp)
 	return 1;
 }
 
-/* The checkpoint's directory.  0 or -errno (logged as -EIO). */
-static int
-al_mkdir(struct auditlog *al)
-{
-	char *dir = strdup(al->checkpoint), *slash;
-	int v;
-
-	if (dir == NULL)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');	/* ht_conf_path made it absolute */
-	slash[slash == dir ? 1 : 0] = '\0';
-	v = ht_mkdir_p(dir, 0750);
-	if (v < 0) {
-		log_msg(HT_LOG_ERR, -v, "auditlog %s: cannot create %s for the checkpoint",
-		    al->path, dir);
-		v = -EIO;
-	}
-	free(dir);
-	return v;
-}
-
 /* Say where reading starts, once: people look for this after a restart. */
 static void
 al_log_start(const struct auditlog *al, int found, enum ht_source_start start)
@@ -1847,8 +1819,6 @@ al_start(const struct ht_source_env *env, const struct ht_conf_source *sc, void 
 	if (al == NULL)
 		return -ENOMEM;
 	v = al_setup(al, env, sc);
-	if (v == 0)
-		v = al_mkdir(al);
 	if (v == 0)
 		v = loaded = al_load(al, &cp);
 	if (v >= 0)

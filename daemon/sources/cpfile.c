@@ -91,15 +91,39 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	c->writing = true;
 }
 
+/* The directory path is in (path is absolute: ht_conf_path). */
+static int
+make_parent(const char *path, const char *what)
+{
+	char *dir = strdup(path), *slash;
+	int v;
+
+	if (dir == NULL)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash != NULL)
+		slash[slash == dir ? 1 : 0] = '\0';
+	v = slash != NULL ? ht_mkdir_p(dir, 0750) : 0;
+	if (v < 0) {
+		log_msg(HT_LOG_ERR, -v, "%s: cannot create %s for the checkpoint", what, dir);
+		v = -EIO;
+	}
+	free(dir);
+	return v;
+}
+
 int
 ht_cpfile_new(struct event_base *base, const char *path, const char *what,
     ht_cpfile_format_fn format, void *arg, struct ht_cpfile **ret)
 {
-	struct ht_cpfile *c = calloc(1, sizeof(*c));
-	int v = -ENOMEM;
+	struct ht_cpfile *c;
+	int v = make_parent(path, what);
 
-	if (c == NULL)
+	if (v < 0)
+		return v;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -ENOMEM;
+	v = -ENOMEM;
 	c->format = format;
 	c->arg = arg;
 	if ((c->path = strdup(path)) == NULL || (c->what = strdup(what)) == NULL ||
@@ -127,6 +151,9 @@ ht_cpfile_sync(struct ht_cpfile *c)
 	size_t len;
 	int v;
 
+	/* a write in progress holds an older text: it must not land after
+	 * this one */
+	ht_worker_drain(c->writer);
 	v = c->format(c->arg, &text, &len);
 	if (v == 0) {
 		v = ht_write_file_atomic(c->path, text, len, 0640);

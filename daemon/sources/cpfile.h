@@ -26,14 +26,16 @@ struct ht_cpfile;
  * on the loop.  0 or -errno (the write is retried later). */
 typedef int (*ht_cpfile_format_fn)(void *arg, char **ret_text, size_t *ret_len);
 
-/* A checkpoint file at path (borrowed by copy), written with format(arg)'s
+/* A checkpoint file at path (absolute; copied), written with format(arg)'s
  * text; what names the source in messages ("journal /var/log/journal").
- * 0 or -ENOMEM / -errno (the thread). */
+ * The file's directory is created (0750) if missing.  0, -EIO (the
+ * directory: logged), -ENOMEM or -errno (the thread). */
 int ht_cpfile_new(struct event_base *base, const char *path, const char *what,
     ht_cpfile_format_fn format, void *arg, struct ht_cpfile **ret);
 /* A newer position is durable: write it soon. */
 void ht_cpfile_dirty(struct ht_cpfile *c);
-/* Write now, on the loop, whether dirty or not (start, stop).  0 or -EIO
+/* Write now, on the loop, whether dirty or not (start, stop), after a
+ * write in progress finished (it holds an older text).  0 or -EIO
  * (logged). */
 int ht_cpfile_sync(struct ht_cpfile *c);
 /* Is a position not yet written? */

@@ -53,5 +53,9 @@ struct ht_source_ops {
 extern const struct ht_source_ops ht_src_ingest_ops;
 extern const struct ht_source_ops ht_src_auditlog_ops;
 extern const struct ht_source_ops ht_src_audit_ops;
+extern const struct ht_source_ops ht_src_journal_ops;
+extern const struct ht_source_ops ht_src_file_ops;
+extern const struct ht_source_ops ht_src_fim_ops;
+extern const struct ht_source_ops ht_src_logins_ops;
 
 #endif

@@ -20,9 +20,14 @@
 #      HT_NO_APT=1 forbids installing it),
 #   7. bench_netlink.py: the kernel audit source in unicast mode under a
 #      /bin/true storm: events/s with zero loss (skipped where the kernel
-#      refuses audit netlink: exit 77).
+#      refuses audit netlink: exit 77),
+#   8. bench_journal.py: journal entries/s into history through the journal
+#      source, 200k entries made with systemd-journal-remote (skipped when it
+#      is missing and cannot be installed: exit 77; HT_NO_APT=1 forbids it),
+#   9. bench_authlog.py: auth.log lines/s into history through the file
+#      source, 500k generated Debian 12 lines, with the counts checked.
 # Each run is bounded by timeout(1) (BENCH_TIMEOUT_INGEST / _1M / _10M /
-# _DELIVERY / _GZIP / _AUDIT / _NETLINK, seconds).  Everything is written under one directory
+# _DELIVERY / _GZIP / _AUDIT / _NETLINK / _JOURNAL / _AUTHLOG, seconds).  Everything is written under one directory
 # made in $TMPDIR (else /var/tmp) and removed at the end, even after a
 # timeout or ^C.  A benchmark exiting 77 is reported as skipped.
 # Exit status: 1 if any benchmark failed (an error, not a missed target).
@@ -103,6 +108,10 @@ run "audit.log to JSON vs laurel (bench_audit.py)" "${BENCH_TIMEOUT_AUDIT:-1200}
 	--bench "$builddir/tests/bench/bench_audit"
 run "kernel audit storm, unicast (bench_netlink.py)" "${BENCH_TIMEOUT_NETLINK:-300}" \
 	"$python" "$srcdir/tests/bench/bench_netlink.py" --daemon "$builddir/hosttraild"
+run "journal to history (bench_journal.py)" "${BENCH_TIMEOUT_JOURNAL:-900}" \
+	"$python" "$srcdir/tests/bench/bench_journal.py" --daemon "$builddir/hosttraild"
+run "auth.log to history (bench_authlog.py)" "${BENCH_TIMEOUT_AUTHLOG:-900}" \
+	"$python" "$srcdir/tests/bench/bench_authlog.py" --daemon "$builddir/hosttraild"
 
 echo
 echo "######## benchmarks:$summary"

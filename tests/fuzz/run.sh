@@ -7,7 +7,8 @@
 # (UBSan findings abort, so they count as crashes), linked against the parser
 # code it exercises: common/*.c, the pure daemon modules (ingest_parse.c,
 # trail/select.c, api/sigv4.c, deliver/creds.c, sources/audit_parse.c,
-# sources/audit_ctl.c with libaudit, sources/logline.c, sources/hostmsg.c)
+# sources/audit_ctl.c with libaudit, sources/logline.c, sources/hostmsg.c,
+# sources/utmp_parse.c)
 # and the embedded default config generated from conf/hosttrail.yaml
 # exactly as Makefile.am does.  Then it
 # runs for SECONDS (default 30) starting from a copy of
@@ -107,6 +108,7 @@ done
 sources="$sources $srcdir/daemon/sources/ingest_parse.c $srcdir/daemon/sources/audit_parse.c $srcdir/daemon/trail/select.c"
 sources="$sources $srcdir/daemon/sources/audit_ctl.c"
 sources="$sources $srcdir/daemon/sources/logline.c $srcdir/daemon/sources/hostmsg.c"
+sources="$sources $srcdir/daemon/sources/utmp_parse.c"
 sources="$sources $srcdir/daemon/api/sigv4.c $srcdir/daemon/deliver/creds.c $obj/conf_default.c"
 
 objects=""

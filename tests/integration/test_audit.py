@@ -361,6 +361,9 @@ def test_loss_counted_and_reported():
                                 "i=$((i+1)); done"], check=True)
             finally:
                 d.send_signal(signal.SIGCONT)
+            # a gap shows once a later serial arrives: one more audited command
+            time.sleep(0.5)
+            run_marker()
             # overflows are reported at once; serials still missing after the grace period
             # (5 s) come in a later report
             deadline = time.monotonic() + 30

@@ -2,7 +2,7 @@
  * test_cpfile.c - daemon/sources/cpfile.c: a burst of dirty positions is
  * one write of the latest text, off the loop; sync writes at once; a write
  * that fails is retried until the directory appears; nothing is written
- * while nothing is dirty.
+ * while nothing is dirty; the file's directory is made at start.
  */
 #include "ht_build.h"
 
@@ -119,7 +119,9 @@ test_failed_write_is_retried(void **state UNUSED)
 	snprintf(sub, sizeof(sub), "%s/later", dir);
 	snprintf(path, sizeof(path), "%s/cp", sub);
 	assert_int_equal(ht_cpfile_new(base, path, "test", format, &p, &c), 0);
-	assert_int_equal(ht_cpfile_sync(c), -EIO);	/* no directory yet */
+	assert_int_equal(access(sub, F_OK), 0);		/* made by new */
+	assert_int_equal(rmdir(sub), 0);		/* and gone again */
+	assert_int_equal(ht_cpfile_sync(c), -EIO);
 	ht_cpfile_dirty(c);
 	run_for(base, 400);
 	assert_true(ht_cpfile_pending(c));		/* failed, waiting to retry */
