@@ -265,10 +265,26 @@ fields_num(struct ht_journal_fields *f, enum ht_journal_field k)
 	}
 }
 
+/* Does the sender's own program name (_COMM: journald reads it from the
+ * kernel, 15 bytes at most) agree with the name it logged under
+ * (SYSLOG_IDENTIFIER: anything the sender likes, `logger -t sshd`)?
+ * OpenSSH's privilege-separated processes log as sshd from sshd-session
+ * and sshd-auth. */
+static bool
+sender_agrees(const char *ident, const char *comm)
+{
+	if (comm == NULL || ident == NULL)
+		return true;	/* nothing trusted to compare with */
+	if (strncmp(ident, comm, 15) == 0)
+		return true;
+	return strncmp(ident, "sshd", 4) == 0 && strncmp(comm, "sshd", 4) == 0;
+}
+
 void
 ht_journal_fields_hostmsg(struct ht_journal_fields *f, uint64_t realtime_us,
     struct ht_hostmsg *ret)
 {
+	const char *comm = ht_journal_fields_get(f, HT_JF_COMM);
 	const char *ident = ht_journal_fields_get(f, HT_JF_SYSLOG_IDENTIFIER);
 	const char *unit = ht_journal_fields_get(f, HT_JF_UNIT);
 	int64_t pid = fields_num(f, HT_JF_PID);
@@ -281,12 +297,21 @@ ht_journal_fields_hostmsg(struct ht_journal_fields *f, uint64_t realtime_us,
 		ret->time_ms = (int64_t)(realtime_us / 1000);
 	}
 	ret->hostname = ht_journal_fields_get(f, HT_JF_HOSTNAME);
-	ret->ident = ident != NULL ? ident : ht_journal_fields_get(f, HT_JF_COMM);
+	/* A record names what really sent it: a program claiming to be sshd
+	 * or sudo gets a generic record under its own name, not a login or a
+	 * privilege use. */
+	if (!sender_agrees(ident, comm)) {
+		f->bad |= HT_JBAD_SENDER;
+		ident = comm;
+	}
+	ret->ident = ident != NULL ? ident : comm;
 	ret->message = ht_journal_fields_get(f, HT_JF_MESSAGE);
 	ret->pid = pid >= 0 ? pid : fields_num(f, HT_JF_SYSLOG_PID);
 	ret->uid = fields_num(f, HT_JF_UID);
 	ret->systemd_unit = ht_journal_fields_get(f, HT_JF_SYSTEMD_UNIT);
-	ret->message_id = ht_journal_fields_get(f, HT_JF_MESSAGE_ID);
+	/* systemd's job message IDs count only from systemd itself */
+	ret->message_id = comm == NULL || strcmp(comm, "systemd") == 0 ?
+	    ht_journal_fields_get(f, HT_JF_MESSAGE_ID) : NULL;
 	/* a user manager's jobs name their unit USER_UNIT= */
 	ret->unit = unit != NULL ? unit : ht_journal_fields_get(f, HT_JF_USER_UNIT);
 	ret->job_type = ht_journal_fields_get(f, HT_JF_JOB_TYPE);
@@ -842,14 +867,16 @@ bad_entry(struct journal_src *js, const char *cursor, unsigned bad)
 	js->st.bad++;
 	if (!rl_ok(js))
 		return;
-	log_warnx("journal %s: entry %s:%s%s%s%s%s%s; recorded with what could be read",
+	log_warnx("journal %s: entry %s:%s%s%s%s%s%s%s; recorded with what could be read",
 	    js->what, cursor != NULL ? cursor : "(no cursor)",
 	    bad & HT_JBAD_READ ? " its data could not all be read" : "",
 	    bad & HT_JBAD_SHAPE ? " a field is not FIELD=value" : "",
 	    bad & HT_JBAD_NUL ? " a value holds NUL bytes" : "",
 	    bad & HT_JBAD_NUMBER ? " _PID, SYSLOG_PID or _UID is not a number" : "",
 	    bad & HT_JBAD_CUT ? " a value was cut at 64 KiB" : "",
-	    bad & HT_JBAD_TIME ? " no timestamp" : "");
+	    bad & HT_JBAD_TIME ? " no timestamp" : "",
+	    bad & HT_JBAD_SENDER ? " SYSLOG_IDENTIFIER names another program than the sender "
+	    "(_COMM), so it is recorded under _COMM" : "");
 }
 
 /* The entry under the reader as a record in js->recs.  *bytes grows by its

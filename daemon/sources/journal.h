@@ -52,6 +52,8 @@ enum ht_journal_bad {
 	HT_JBAD_CUT = 0x8,		/* a kept value was longer than HT_JOURNAL_FIELD_MAX */
 	HT_JBAD_READ = 0x10,		/* sd-journal could not read (all of) the entry */
 	HT_JBAD_TIME = 0x20,		/* no usable __REALTIME_TIMESTAMP */
+	HT_JBAD_SENDER = 0x40,		/* SYSLOG_IDENTIFIER is not the sender's _COMM:
+					 * mapped under _COMM instead */
 };
 
 /*

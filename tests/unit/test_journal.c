@@ -73,7 +73,7 @@ test_fields_kept(void **state UNUSED)
 	assert_int_equal(m.pid, 4242);
 	assert_int_equal(m.uid, 0);
 	assert_string_equal(m.systemd_unit, "ssh.service");
-	assert_string_equal(m.message_id, "abc");
+	assert_null(m.message_id);	/* a message ID counts only from systemd */
 	assert_string_equal(m.unit, "u.service");
 	assert_string_equal(m.job_type, "start");
 	assert_string_equal(m.job_result, "done");
@@ -219,6 +219,18 @@ test_fields_map(void **state UNUSED)
 	    HT_HOSTMSG_MAPPED, "StopService", "\"unit\":\"pipewire.service\"");
 	map_entry((const char *const[]){ "_COMM=kworker", "MESSAGE=hello", NULL },
 	    HT_HOSTMSG_GENERIC, "LogMessage", "\"message\":\"hello\"");
+	/* the sender's own name decides: `logger -t sshd` is no login, and
+	 * only systemd's job messages are service changes */
+	map_entry((const char *const[]){ "SYSLOG_IDENTIFIER=sshd", "_COMM=logger", "_UID=1000",
+	    "MESSAGE=Accepted password for root from 203.0.113.9 port 2222 ssh2", NULL },
+	    HT_HOSTMSG_GENERIC, "LogMessage", "\"ident\":\"logger\"");
+	map_entry((const char *const[]){ "SYSLOG_IDENTIFIER=sshd", "_COMM=sshd-session",
+	    "MESSAGE=Accepted password for root from 203.0.113.9 port 2222 ssh2", NULL },
+	    HT_HOSTMSG_MAPPED, "UserLogin", "\"userName\":\"root\"");
+	map_entry((const char *const[]){ "SYSLOG_IDENTIFIER=systemd", "_COMM=python3",
+	    "MESSAGE_ID=39f53479d3a045ac8e11786248231fbf", "UNIT=cron.service",
+	    "JOB_TYPE=start", "JOB_RESULT=done", "MESSAGE=Started cron.service.", NULL },
+	    HT_HOSTMSG_GENERIC, "LogMessage", "\"ident\":\"python3\"");
 	map_entry((const char *const[]){ "SYSLOG_IDENTIFIER=app", NULL }, HT_HOSTMSG_GENERIC,
 	    "LogMessage", "\"message\":\"\"");
 }
