@@ -166,7 +166,7 @@ load_config(const char *path, const struct options *o)
 static void
 notify_status(struct main_ctx *m, const char *state)
 {
-	char status[2048];
+	char status[8192];	/* every source adds its counters */
 
 	ht_daemon_status(m->daemon, status, sizeof(status));
 	sd_notifyf(0, "%s%sSTATUS=%s", state ? state : "", state ? "\n" : "", status);
@@ -176,7 +176,7 @@ static void
 stopped_cb(void *arg)
 {
 	struct main_ctx *m = arg;
-	char status[2048];
+	char status[8192];	/* every source adds its counters */
 
 	ht_daemon_status(m->daemon, status, sizeof(status));
 	log_info("stopped: %s", status);
