@@ -113,10 +113,13 @@ test_embedded_default(void **state UNUSED)
 	assert_int_equal(c->buckets[0].type, HT_BUCKET_SPOOL);
 	assert_string_equal(c->buckets[0].path, "spool");
 	assert_int_equal(c->n_topics, 0);
-	assert_int_equal(c->n_sources, 1);
+	assert_int_equal(c->n_sources, 2);
 	assert_int_equal(c->sources[0].type, HT_SOURCE_INGEST);
 	assert_int_equal(c->sources[0].n_channels, 1);
 	assert_string_equal(c->sources[0].channels[0], "default");
+	assert_int_equal(c->sources[1].type, HT_SOURCE_JOURNAL);
+	assert_null(c->sources[1].directory);
+	assert_int_equal(c->sources[1].start, HT_SOURCE_START_END);
 	assert_int_equal(c->n_trails, 1);
 	t = &c->trails[0];
 	assert_string_equal(t->name, "default");
