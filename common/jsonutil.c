@@ -32,3 +32,15 @@ ht_json_push(struct json_object *a, struct json_object *v)
 	}
 	return 0;
 }
+
+int
+ht_json_add_str(struct json_object *o, const char *key, const char *s)
+{
+	return s != NULL ? ht_json_add(o, key, json_object_new_string(s)) : 0;
+}
+
+int
+ht_json_add_int(struct json_object *o, const char *key, int64_t v)
+{
+	return ht_json_add(o, key, json_object_new_int64(v));
+}

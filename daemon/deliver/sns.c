@@ -54,6 +54,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "jsonutil.h"
 #include "crypto.h"
 #include "deliver/sns.h"
 #include "util.h"
@@ -504,20 +505,6 @@ draft_sign(const struct ht_sns_signer *s, const struct ht_sns_message_params *p,
 	return r;
 }
 
-static int
-add_str(struct json_object *o, const char *key, const char *val)
-{
-	struct json_object *v = json_object_new_string(val);
-
-	if (v == NULL)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, v) < 0) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* The JSON body, keys in the order SNS writes them. */
 static int
 body_build(const struct ht_sns_signer *s, const struct ht_sns_message_params *p,
@@ -532,14 +519,14 @@ body_build(const struct ht_sns_signer *s, const struct ht_sns_message_params *p,
 	o = json_object_new_object();
 	if (o == NULL)
 		return -ENOMEM;
-	if (add_str(o, "Type", "Notification") < 0 || add_str(o, "MessageId", d->message_id) < 0 ||
-	    add_str(o, "TopicArn", d->topic_arn) < 0 ||
-	    (p->subject != NULL && add_str(o, "Subject", p->subject) < 0) ||
-	    add_str(o, "Message", p->message) < 0 || add_str(o, "Timestamp", d->timestamp) < 0 ||
-	    add_str(o, "SignatureVersion", version) < 0 ||
-	    add_str(o, "Signature", d->signature) < 0 ||
-	    add_str(o, "SigningCertURL", s->cert_url) < 0 ||
-	    add_str(o, "UnsubscribeURL", d->unsubscribe_url) < 0) {
+	if (ht_json_add_str(o, "Type", "Notification") < 0 || ht_json_add_str(o, "MessageId", d->message_id) < 0 ||
+	    ht_json_add_str(o, "TopicArn", d->topic_arn) < 0 ||
+	    (p->subject != NULL && ht_json_add_str(o, "Subject", p->subject) < 0) ||
+	    ht_json_add_str(o, "Message", p->message) < 0 || ht_json_add_str(o, "Timestamp", d->timestamp) < 0 ||
+	    ht_json_add_str(o, "SignatureVersion", version) < 0 ||
+	    ht_json_add_str(o, "Signature", d->signature) < 0 ||
+	    ht_json_add_str(o, "SigningCertURL", s->cert_url) < 0 ||
+	    ht_json_add_str(o, "UnsubscribeURL", d->unsubscribe_url) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -635,7 +622,7 @@ ht_sns_cloudtrail_message(const char *bucket, const char *const *keys, size_t n,
 	}
 	o = json_object_new_object();
 	arr = json_object_new_array_ext((int)n);
-	if (o == NULL || arr == NULL || add_str(o, "s3Bucket", bucket) < 0 ||
+	if (o == NULL || arr == NULL || ht_json_add_str(o, "s3Bucket", bucket) < 0 ||
 	    json_object_object_add(o, "s3ObjectKey", arr) < 0) {
 		json_object_put(arr);
 		goto out;

@@ -812,12 +812,6 @@ jadd_sv(struct json_object *o, const char *key, struct sv s)
 	return ht_json_add(o, key, jstr(s));
 }
 
-static int
-jadd_str(struct json_object *o, const char *key, const char *s)
-{
-	return s != NULL ? ht_json_add(o, key, json_object_new_string(s)) : 0;
-}
-
 /* A new object or array in *ret, or -ENOMEM. */
 static int
 jnew(bool array, struct json_object **ret)
@@ -1252,7 +1246,7 @@ add_session(const struct map *m, struct json_object *ui)
 		return r;
 	if (mid(m, "ses", &id)) {
 		snprintf(num, sizeof(num), "%" PRIu32, id);
-		if ((r = jadd_str(attrs, "sessionId", num)) < 0)
+		if ((r = ht_json_add_str(attrs, "sessionId", num)) < 0)
 			goto out;
 	}
 	for (i = 0; i < 2; i++) {
@@ -1260,7 +1254,7 @@ add_session(const struct map *m, struct json_object *ui)
 			continue;
 		snprintf(num, sizeof(num), "%" PRIu32, id);
 		snprintf(key, sizeof(key), "%sName", ids[i]);
-		if ((r = jadd_str(attrs, ids[i], num)) < 0 ||
+		if ((r = ht_json_add_str(attrs, ids[i], num)) < 0 ||
 		    (id_name(m, mfield(m, ids[i]), id, false, &name) &&
 		    (r = jadd_sv(attrs, key, name)) < 0))
 			goto out;
@@ -1285,8 +1279,8 @@ identity_login(const struct map *m, struct json_object *ui, uint32_t auid)
 	int r;
 
 	snprintf(num, sizeof(num), "%" PRIu32, auid);
-	if ((r = jadd_str(ui, "type", auid == 0 ? "Root" : "IAMUser")) < 0 ||
-	    (r = jadd_str(ui, "principalId", num)) < 0)
+	if ((r = ht_json_add_str(ui, "type", auid == 0 ? "Root" : "IAMUser")) < 0 ||
+	    (r = ht_json_add_str(ui, "principalId", num)) < 0)
 		return r;
 	if (id_name(m, mfield(m, "auid"), auid, false, &name))
 		return jadd_sv(ui, "userName", name);
@@ -1307,12 +1301,12 @@ identity_acct(const struct map *m, struct json_object *ui, struct sv acct, bool 
 		acct = name;
 		have_acct = true;
 	}
-	if ((r = jadd_str(ui, "type", (have_id && id == 0) || (have_acct && sv_eq(acct, "root")) ?
+	if ((r = ht_json_add_str(ui, "type", (have_id && id == 0) || (have_acct && sv_eq(acct, "root")) ?
 	    "Root" : "IAMUser")) < 0)
 		return r;
 	if (have_id) {
 		snprintf(num, sizeof(num), "%" PRIu32, id);
-		if ((r = jadd_str(ui, "principalId", num)) < 0)
+		if ((r = ht_json_add_str(ui, "principalId", num)) < 0)
 			return r;
 	}
 	return have_acct ? jadd_sv(ui, "userName", acct) : 0;
@@ -1327,8 +1321,8 @@ identity_service(const struct map *m, struct json_object *ui, uint32_t uid)
 	int r;
 
 	snprintf(num, sizeof(num), "%" PRIu32, uid);
-	if ((r = jadd_str(ui, "type", "AWSService")) < 0 ||
-	    (r = jadd_str(ui, "principalId", num)) < 0)
+	if ((r = ht_json_add_str(ui, "type", "AWSService")) < 0 ||
+	    (r = ht_json_add_str(ui, "principalId", num)) < 0)
 		return r;
 	if (mget(m, "exe", &exe) || mget(m, "comm", &exe))
 		return jadd_sv(ui, "invokedBy", exe);
@@ -1354,7 +1348,7 @@ build_identity(const struct map *m, struct json_object **ret)
 	else if (mid(m, "uid", &id))
 		r = identity_service(m, ui, id);
 	else
-		r = jadd_str(ui, "type", "Unknown");
+		r = ht_json_add_str(ui, "type", "Unknown");
 	if (r >= 0)
 		r = add_session(m, ui);
 	if (r < 0) {
@@ -1745,7 +1739,7 @@ syscall_params(const struct map *m, struct json_object *params)
 	size_t i;
 	int r;
 
-	if (m->sc_name[0] != '\0' && (r = jadd_str(params, "syscall", m->sc_name)) < 0)
+	if (m->sc_name[0] != '\0' && (r = ht_json_add_str(params, "syscall", m->sc_name)) < 0)
 		return r;
 	if (fget(m->sys, "key", &s) && (r = add_key(params, s)) < 0)
 		return r;
@@ -1776,12 +1770,12 @@ msg_params(const struct map *m, struct json_object *params)
 	int r;
 
 	if ((m->fam->flags & F_ANOMALY) != 0 &&
-	    (r = jadd_str(params, "anomaly", type_name(m->main, tbuf, sizeof(tbuf)))) < 0)
+	    (r = ht_json_add_str(params, "anomaly", type_name(m->main, tbuf, sizeof(tbuf)))) < 0)
 		return r;
 	if (m->main != NULL && (r = add_fields(params, m->main, true)) < 0)
 		return r;
 	if (m->sys != NULL && m->sc_name[0] != '\0' &&
-	    (r = jadd_str(params, "syscall", m->sc_name)) < 0)
+	    (r = ht_json_add_str(params, "syscall", m->sc_name)) < 0)
 		return r;
 	for (i = 0; i < sizeof(sys_keys) / sizeof(sys_keys[0]); i++)
 		if (!json_object_object_get_ex(params, sys_keys[i], NULL) &&
@@ -1826,7 +1820,7 @@ add_resource(struct json_object *arr, const char *type, struct sv arn)
 			return 0;
 	}
 	if ((r = jnew(false, &o)) < 0 || (r = ht_json_push(arr, o)) < 0 ||
-	    (r = jadd_str(o, "type", type)) < 0)
+	    (r = ht_json_add_str(o, "type", type)) < 0)
 		return r;
 	return jadd_sv(o, "ARN", arn);
 }
@@ -1928,7 +1922,7 @@ build_additional(const struct map *m, struct json_object **ret)
 	snprintf(when, sizeof(when), "%" PRId64 ".%03d", e->time_ms / 1000,
 	    (int)(e->time_ms % 1000));
 	if ((r = ht_json_add(add, "auditSerial", json_object_new_int64((int64_t)e->serial))) < 0 ||
-	    (r = jadd_str(add, "auditTime", when)) < 0 || (r = jnew(true, &types)) < 0 ||
+	    (r = ht_json_add_str(add, "auditTime", when)) < 0 || (r = jnew(true, &types)) < 0 ||
 	    (r = ht_json_add(add, "auditRecordTypes", types)) < 0)
 		goto fail;
 	for (i = 0; i < e->n_records; i++)
@@ -1937,7 +1931,7 @@ build_additional(const struct map *m, struct json_object **ret)
 			goto fail;
 	if (e->node != NULL && (r = jadd_sv(add, "node", sv_of(e->node))) < 0)
 		goto fail;
-	if ((r = jadd_str(add, "source", m->ctx->source)) < 0)
+	if ((r = ht_json_add_str(add, "source", m->ctx->source)) < 0)
 		goto fail;
 	if (!e->complete && (r = ht_json_add(add, "incomplete", json_object_new_boolean(1))) < 0)
 		goto fail;

@@ -158,18 +158,6 @@ ht_fim_event_name(const struct ht_fim_change *c)
 /* ---- JSON helpers: 0 or -ENOMEM ---- */
 
 static int
-jstr(struct json_object *o, const char *key, const char *s)
-{
-	return ht_json_add(o, key, json_object_new_string(s));
-}
-
-static int
-jint(struct json_object *o, const char *key, int64_t v)
-{
-	return ht_json_add(o, key, json_object_new_int64(v));
-}
-
-static int
 set_str(char **dst, const char *s)
 {
 	*dst = strdup(s);
@@ -215,22 +203,22 @@ state_json(const struct ht_fim_state *s, const struct ht_fim_change *c, bool cur
 		return -ENOMEM;
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)s->mode & 07777);
 	ht_time_iso8601((time_t)(s->mtime_ns / 1000000000), when);
-	if ((v = jstr(o, "fileType", kind_name(s->kind))) < 0 ||
-	    (v = jint(o, "size", (int64_t)s->size)) < 0 || (v = jstr(o, "mode", mode)) < 0 ||
-	    (v = jint(o, "uid", s->uid)) < 0 ||
-	    (cur && c->owner != NULL && (v = jstr(o, "owner", c->owner)) < 0) ||
-	    (v = jint(o, "gid", s->gid)) < 0 ||
-	    (cur && c->group != NULL && (v = jstr(o, "group", c->group)) < 0) ||
-	    (v = jstr(o, "mtime", when)) < 0 || (v = jint(o, "inode", (int64_t)s->ino)) < 0)
+	if ((v = ht_json_add_str(o, "fileType", kind_name(s->kind))) < 0 ||
+	    (v = ht_json_add_int(o, "size", (int64_t)s->size)) < 0 || (v = ht_json_add_str(o, "mode", mode)) < 0 ||
+	    (v = ht_json_add_int(o, "uid", s->uid)) < 0 ||
+	    (cur && c->owner != NULL && (v = ht_json_add_str(o, "owner", c->owner)) < 0) ||
+	    (v = ht_json_add_int(o, "gid", s->gid)) < 0 ||
+	    (cur && c->group != NULL && (v = ht_json_add_str(o, "group", c->group)) < 0) ||
+	    (v = ht_json_add_str(o, "mtime", when)) < 0 || (v = ht_json_add_int(o, "inode", (int64_t)s->ino)) < 0)
 		goto fail;
 	if (s->hash == HT_FIM_HASHED) {
 		ht_hex(s->sha256, sizeof(s->sha256), hex);
-		if ((v = jstr(o, "sha256", hex)) < 0)
+		if ((v = ht_json_add_str(o, "sha256", hex)) < 0)
 			goto fail;
-	} else if (skip != NULL && (v = jstr(o, "hashSkipped", skip)) < 0) {
+	} else if (skip != NULL && (v = ht_json_add_str(o, "hashSkipped", skip)) < 0) {
 		goto fail;
 	}
-	if (cur && c->link_target != NULL && (v = jstr(o, "linkTarget", c->link_target)) < 0)
+	if (cur && c->link_target != NULL && (v = ht_json_add_str(o, "linkTarget", c->link_target)) < 0)
 		goto fail;
 	*ret = o;
 	return 0;
@@ -267,9 +255,9 @@ add_file_resource(struct json_object *arr, const char *path)
 	struct json_object *o = json_object_new_object();
 	int v;
 
-	if ((v = ht_json_push(arr, o)) < 0 || (v = jstr(o, "type", "Host::File")) < 0)
+	if ((v = ht_json_push(arr, o)) < 0 || (v = ht_json_add_str(o, "type", "Host::File")) < 0)
 		return v;
-	return jstr(o, "ARN", path);
+	return ht_json_add_str(o, "ARN", path);
 }
 
 static int
@@ -279,12 +267,12 @@ fim_fields(const struct ht_fim_change *c, struct ht_record *rec)
 	int v;
 
 	if ((rec->user_identity = json_object_new_object()) == NULL ||
-	    (v = jstr(rec->user_identity, "type", "Unknown")) < 0)
+	    (v = ht_json_add_str(rec->user_identity, "type", "Unknown")) < 0)
 		return -ENOMEM;
 	if ((rec->request_parameters = json_object_new_object()) == NULL ||
-	    (v = jstr(rec->request_parameters, "path", c->path)) < 0 ||
+	    (v = ht_json_add_str(rec->request_parameters, "path", c->path)) < 0 ||
 	    (c->new_path != NULL &&
-	    (v = jstr(rec->request_parameters, "newPath", c->new_path)) < 0))
+	    (v = ht_json_add_str(rec->request_parameters, "newPath", c->new_path)) < 0))
 		return -ENOMEM;
 	if (c->cur != NULL && (v = state_json(c->cur, c, true, &rec->response_elements)) < 0)
 		return v;
@@ -295,7 +283,7 @@ fim_fields(const struct ht_fim_change *c, struct ht_record *rec)
 	    (c->new_path != NULL && (v = add_file_resource(rec->resources, c->new_path)) < 0))
 		return -ENOMEM;
 	if ((a = rec->additional_event_data = json_object_new_object()) == NULL ||
-	    (v = jstr(a, "source", "fim")) < 0 || (v = jstr(a, "detectedBy", c->detected)) < 0 ||
+	    (v = ht_json_add_str(a, "source", "fim")) < 0 || (v = ht_json_add_str(a, "detectedBy", c->detected)) < 0 ||
 	    (v = changes_json(c->bits, &x)) < 0 || (v = ht_json_add(a, "changes", x)) < 0)
 		return -ENOMEM;
 	if (c->old != NULL && ((v = state_json(c->old, c, false, &x)) < 0 ||
@@ -345,18 +333,18 @@ ht_fim_rescan_record(const struct ht_fim_rescan *r, struct ht_record **ret)
 	    set_str(&rec->event_type, "AwsServiceEvent") < 0 ||
 	    set_str(&rec->event_category, "Management") < 0 ||
 	    (rec->user_identity = json_object_new_object()) == NULL ||
-	    jstr(rec->user_identity, "type", "AWSService") < 0 ||
-	    jstr(rec->user_identity, "invokedBy", "hosttrail") < 0 ||
+	    ht_json_add_str(rec->user_identity, "type", "AWSService") < 0 ||
+	    ht_json_add_str(rec->user_identity, "invokedBy", "hosttrail") < 0 ||
 	    (d = rec->service_event_details = json_object_new_object()) == NULL ||
-	    jstr(d, "path", r->root) < 0 || jstr(d, "reason", r->reason) < 0 ||
-	    jint(d, "entries", (int64_t)r->entries) < 0 ||
-	    jint(d, "created", (int64_t)r->created) < 0 ||
-	    jint(d, "changed", (int64_t)r->changed) < 0 ||
-	    jint(d, "deleted", (int64_t)r->deleted) < 0 ||
-	    jint(d, "unreadableDirectories", (int64_t)r->unreadable) < 0 ||
-	    jint(d, "durationMs", r->duration_ms) < 0 ||
+	    ht_json_add_str(d, "path", r->root) < 0 || ht_json_add_str(d, "reason", r->reason) < 0 ||
+	    ht_json_add_int(d, "entries", (int64_t)r->entries) < 0 ||
+	    ht_json_add_int(d, "created", (int64_t)r->created) < 0 ||
+	    ht_json_add_int(d, "changed", (int64_t)r->changed) < 0 ||
+	    ht_json_add_int(d, "deleted", (int64_t)r->deleted) < 0 ||
+	    ht_json_add_int(d, "unreadableDirectories", (int64_t)r->unreadable) < 0 ||
+	    ht_json_add_int(d, "durationMs", r->duration_ms) < 0 ||
 	    (rec->additional_event_data = json_object_new_object()) == NULL ||
-	    jstr(rec->additional_event_data, "source", "fim") < 0)
+	    ht_json_add_str(rec->additional_event_data, "source", "fim") < 0)
 		goto fail;
 	*ret = rec;
 	return 0;

@@ -40,6 +40,7 @@
 
 #include "crypto.h"
 #include "ingest_parse.h"
+#include "jsonutil.h"
 #include "record.h"
 #include "util.h"
 
@@ -391,21 +392,6 @@ copy_obj(struct json_object *ed, const char *key, struct json_object **dst)
 	*dst = val == NULL ? HT_JSON_NULL : json_object_get(val);
 }
 
-/* Adds key: s to obj (s copied).  0 or -ENOMEM. */
-static int
-obj_add_str(struct json_object *obj, const char *key, const char *s)
-{
-	struct json_object *val = json_object_new_string(s);
-
-	if (val == NULL)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, val) < 0) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* userIdentity in the schema's order: type, principalId, details. */
 static int
 build_identity(struct json_object *ui, struct json_object **ret)
@@ -417,10 +403,10 @@ build_identity(struct json_object *ui, struct json_object **ret)
 	if (obj == NULL)
 		return -ENOMEM;
 	json_object_object_get_ex(ui, "type", &val);
-	if ((r = obj_add_str(obj, "type", json_object_get_string(val))) < 0)
+	if ((r = ht_json_add_str(obj, "type", json_object_get_string(val))) < 0)
 		goto out;
 	json_object_object_get_ex(ui, "principalId", &val);
-	if ((r = obj_add_str(obj, "principalId", json_object_get_string(val))) < 0)
+	if ((r = ht_json_add_str(obj, "principalId", json_object_get_string(val))) < 0)
 		goto out;
 	if (json_object_object_get_ex(ui, "details", &val) &&
 	    json_object_object_add(obj, "details", json_object_get(val)) < 0) {
@@ -446,10 +432,10 @@ build_metadata(const struct ht_ingest_context *ctx, struct json_object **ret)
 	if (obj == NULL)
 		return -ENOMEM;
 	ht_time_iso8601((time_t)(ctx->now_ms / 1000), when);
-	if ((r = obj_add_str(obj, "ingestionTime", when)) < 0)
+	if ((r = ht_json_add_str(obj, "ingestionTime", when)) < 0)
 		goto out;
 	if (ctx->channel_arn != NULL &&
-	    (r = obj_add_str(obj, "channelARN", ctx->channel_arn)) < 0)
+	    (r = ht_json_add_str(obj, "channelARN", ctx->channel_arn)) < 0)
 		goto out;
 	*ret = obj;
 	obj = NULL;

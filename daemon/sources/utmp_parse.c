@@ -270,18 +270,6 @@ ht_utmp_set_sessions(struct ht_utmp_reader *r, const struct ht_utmp_session *s, 
 
 /* ---- JSON helpers: each returns 0 or -ENOMEM ---- */
 
-static int
-jstr(struct json_object *o, const char *key, const char *s)
-{
-	return ht_json_add(o, key, json_object_new_string(s));
-}
-
-static int
-jint(struct json_object *o, const char *key, int64_t v)
-{
-	return ht_json_add(o, key, json_object_new_int64(v));
-}
-
 /* A new object in *ret, or -ENOMEM. */
 static int
 jobj(struct json_object **ret)
@@ -318,17 +306,17 @@ login_identity(const struct ht_utmp_reader *r, const char *user, struct json_obj
 	if ((v = jobj(&ui)) < 0)
 		return v;
 	if (user[0] == '\0') {
-		v = jstr(ui, "type", "Unknown");
+		v = ht_json_add_str(ui, "type", "Unknown");
 		goto out;
 	}
 	known = r->uid_of != NULL && r->uid_of(user, &uid, r->uid_arg);
-	v = jstr(ui, "type", strcmp(user, "root") == 0 || (known && uid == 0) ? "Root" : "IAMUser");
+	v = ht_json_add_str(ui, "type", strcmp(user, "root") == 0 || (known && uid == 0) ? "Root" : "IAMUser");
 	if (v == 0 && known) {
 		snprintf(num, sizeof(num), "%" PRIu32, uid);
-		v = jstr(ui, "principalId", num);
+		v = ht_json_add_str(ui, "principalId", num);
 	}
 	if (v == 0)
-		v = jstr(ui, "userName", user);
+		v = ht_json_add_str(ui, "userName", user);
 out:
 	if (v < 0) {
 		json_object_put(ui);
@@ -347,8 +335,8 @@ system_identity(struct json_object **ret)
 
 	if ((v = jobj(&ui)) < 0)
 		return v;
-	if ((v = jstr(ui, "type", "AWSService")) < 0 || (v = jstr(ui, "principalId", "0")) < 0 ||
-	    (v = jstr(ui, "invokedBy", "init")) < 0) {
+	if ((v = ht_json_add_str(ui, "type", "AWSService")) < 0 || (v = ht_json_add_str(ui, "principalId", "0")) < 0 ||
+	    (v = ht_json_add_str(ui, "invokedBy", "init")) < 0) {
 		json_object_put(ui);
 		return v;
 	}
@@ -373,9 +361,9 @@ add_user_resource(struct ht_record *rec, const char *user)
 		json_object_put(o);
 		return -ENOMEM;
 	}
-	if ((v = jstr(o, "type", "Host::User")) < 0)
+	if ((v = ht_json_add_str(o, "type", "Host::User")) < 0)
 		return v;
-	return jstr(o, "ARN", user);
+	return ht_json_add_str(o, "ARN", user);
 }
 
 /* additionalEventData every utmp record has. */
@@ -388,12 +376,12 @@ base_additional(const struct ht_utmp_reader *r, uint64_t off, const char *type,
 
 	if ((v = jobj(&a)) < 0)
 		return v;
-	if ((v = jstr(a, "source", "utmp")) < 0 ||
-	    (v = jstr(a, "file", r->file == HT_UTMP_WTMP ? "wtmp" : "btmp")) < 0 ||
-	    (v = jstr(a, "path", r->path != NULL ? r->path : "")) < 0 ||
-	    (v = jint(a, "inode", (int64_t)r->inode)) < 0 ||
-	    (v = jint(a, "offset", (int64_t)off)) < 0 ||
-	    (type != NULL && (v = jstr(a, "utmpType", type)) < 0)) {
+	if ((v = ht_json_add_str(a, "source", "utmp")) < 0 ||
+	    (v = ht_json_add_str(a, "file", r->file == HT_UTMP_WTMP ? "wtmp" : "btmp")) < 0 ||
+	    (v = ht_json_add_str(a, "path", r->path != NULL ? r->path : "")) < 0 ||
+	    (v = ht_json_add_int(a, "inode", (int64_t)r->inode)) < 0 ||
+	    (v = ht_json_add_int(a, "offset", (int64_t)off)) < 0 ||
+	    (type != NULL && (v = ht_json_add_str(a, "utmpType", type)) < 0)) {
 		json_object_put(a);
 		return v;
 	}
@@ -432,23 +420,23 @@ login_params(const struct ht_utmp_entry *e, struct json_object *p)
 	int v = 0;
 
 	if (e->line[0] != '\0')
-		v = jstr(p, "terminal", e->line);
+		v = ht_json_add_str(p, "terminal", e->line);
 	if (v == 0 && e->id[0] != '\0')
-		v = jstr(p, "id", e->id);
+		v = ht_json_add_str(p, "id", e->id);
 	snprintf(num, sizeof(num), "%" PRId32, e->pid);
 	if (v == 0 && e->pid != 0)
-		v = jstr(p, "pid", num);
+		v = ht_json_add_str(p, "pid", num);
 	if (v == 0 && e->host[0] != '\0')
-		v = jstr(p, "host", e->host);
+		v = ht_json_add_str(p, "host", e->host);
 	snprintf(num, sizeof(num), "%" PRId32, e->session);
 	if (v == 0 && e->session != 0)
-		v = jstr(p, "session", num);
+		v = ht_json_add_str(p, "session", num);
 	if (v == 0 && e->type == DEAD_PROCESS && (e->exit_termination || e->exit_status)) {
 		snprintf(num, sizeof(num), "%d", e->exit_termination);
-		v = jstr(p, "exitTermination", num);
+		v = ht_json_add_str(p, "exitTermination", num);
 		snprintf(num, sizeof(num), "%d", e->exit_status);
 		if (v == 0)
-			v = jstr(p, "exitStatus", num);
+			v = ht_json_add_str(p, "exitStatus", num);
 	}
 	return v;
 }
@@ -467,20 +455,20 @@ system_params(const struct ht_utmp_entry *e, struct json_object *p)
 		lvl[0] = (char)(e->pid & 0xff);
 		prev[0] = (char)((e->pid >> 8) & 0xff);
 		if (lvl[0] >= 0x21 && lvl[0] < 0x7f)
-			v = jstr(p, "runlevel", lvl);
+			v = ht_json_add_str(p, "runlevel", lvl);
 		if (v == 0 && prev[0] >= 0x21 && prev[0] < 0x7f)
-			v = jstr(p, "previousRunlevel", prev);
+			v = ht_json_add_str(p, "previousRunlevel", prev);
 		break;
 	case BOOT_TIME:
 		if (e->host[0] != '\0')
-			v = jstr(p, "kernel", e->host);	/* init puts uname -r there */
+			v = ht_json_add_str(p, "kernel", e->host);	/* init puts uname -r there */
 		break;
 	default:
-		v = jstr(p, "clock", e->type == NEW_TIME ? "new" : "old");
+		v = ht_json_add_str(p, "clock", e->type == NEW_TIME ? "new" : "old");
 		break;
 	}
 	if (v == 0 && e->user[0] != '\0')
-		v = jstr(p, "user", e->user);
+		v = ht_json_add_str(p, "user", e->user);
 	return v;
 }
 
@@ -494,9 +482,9 @@ session_additional(const struct ht_utmp_session *s, const struct ht_utmp_entry *
 	if (s == NULL)
 		return ht_json_add(a, "sessionFound", json_object_new_boolean(0));
 	ht_time_iso8601((time_t)s->sec, when);
-	if (jstr(a, "sessionStart", when) < 0)
+	if (ht_json_add_str(a, "sessionStart", when) < 0)
 		return -ENOMEM;
-	return jint(a, "sessionSeconds", e->sec >= s->sec ? e->sec - s->sec : 0);
+	return ht_json_add_int(a, "sessionSeconds", e->sec >= s->sec ? e->sec - s->sec : 0);
 }
 
 /* Which row of the mapping an entry is; NULL: it makes no record. */
@@ -595,10 +583,10 @@ bad_record(struct ht_utmp_reader *r, const uint8_t *data, size_t len, uint64_t o
 	}
 	ht_hex(data, len, hex);
 	if ((v = jobj(&rec->user_identity)) < 0 ||
-	    (v = jstr(rec->user_identity, "type", "Unknown")) < 0 ||
+	    (v = ht_json_add_str(rec->user_identity, "type", "Unknown")) < 0 ||
 	    (v = base_additional(r, off, NULL, &rec->additional_event_data)) < 0 ||
-	    (v = jstr(rec->additional_event_data, "unparsed", why)) < 0 ||
-	    (v = jstr(rec->additional_event_data, "bytes", hex)) < 0) {
+	    (v = ht_json_add_str(rec->additional_event_data, "unparsed", why)) < 0 ||
+	    (v = ht_json_add_str(rec->additional_event_data, "bytes", hex)) < 0) {
 		free(hex);
 		ht_record_free(rec);
 		return v;

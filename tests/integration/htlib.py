@@ -325,6 +325,30 @@ class Daemon:
             f.seek(offset)
             return f.read().decode("utf-8", "replace")
 
+    def wait_log(self, pattern, offset=0, timeout=30):
+        """The first match of the regex pattern in the log written since offset; fails
+        after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_since(offset)
+            m = re.search(pattern, text)
+            if m:
+                return m
+            if time.monotonic() > deadline:
+                raise AssertionError("no %r in the daemon log within %ds; log since: %s"
+                                     % (pattern, timeout, text[-2000:]))
+            time.sleep(0.1)
+
+    def history_records(self):
+        """Every record LookupEvents shows (data events too when the config has
+        history.lookup_data_events), newest first, as dicts."""
+        c = self.client()
+        try:
+            events, _ = lookup_walk(c, {})
+        finally:
+            c.close()
+        return [json.loads(e["CloudTrailEvent"]) for e in events]
+
     def vm_hwm_kib(self):
         try:
             with open("/proc/%d/status" % self.proc.pid) as f:

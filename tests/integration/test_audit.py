@@ -229,15 +229,8 @@ def make_config(env, **src):
     return env.write_config(doc)
 
 
-def audit_records(d):
-    c = d.client()
-    events, _ = htlib.lookup_walk(c, {})
-    c.close()
-    return [json.loads(e["CloudTrailEvent"]) for e in events]
-
-
 def find_marker(d, marker):
-    for rec in audit_records(d):
+    for rec in d.history_records():
         if (rec.get("additionalEventData") or {}).get("source") == "netlink" and \
                 marker in json.dumps(rec.get("requestParameters")):
             return rec
@@ -266,15 +259,6 @@ def wait_marker(d, marker, ended, limit=1.0, timeout=10):
                          % (marker, timeout, d.log_text()[-2000:]))
 
 
-def wait_log(d, pattern, offset=0, timeout=20):
-    deadline = time.monotonic() + timeout
-    while True:
-        m = re.search(pattern, d.log_since(offset))
-        if m:
-            return m
-        assert time.monotonic() < deadline, "no %r in the log: %s" % (
-            pattern, d.log_since(offset)[-2000:])
-        time.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- tests
@@ -304,7 +288,7 @@ def test_unicast_marker_within_1s_and_state_restored():
         assert marker in rec["requestParameters"].get("commandLine", ""), rec
         off = d.log_size()
         d.stop()
-        wait_log(d, r"audit: the kernel's audit settings and rules are as found at start", off)
+        d.wait_log(r"audit: the kernel's audit settings and rules are as found at start", off)
         after = snapshot()
         assert after == before, "kernel audit state not restored:\n before %s\n after  %s" % (
             before[0], after[0])
@@ -369,7 +353,7 @@ def test_loss_counted_and_reported():
             deadline = time.monotonic() + 30
             reports = []
             while time.monotonic() < deadline:
-                reports = [r for r in audit_records(d) if r.get("eventName") ==
+                reports = [r for r in d.history_records() if r.get("eventName") ==
                            "AuditRecordsLost"]
                 if sum(r["serviceEventDetails"]["missingSerials"] for r in reports) > 0:
                     break
@@ -382,7 +366,7 @@ def test_loss_counted_and_reported():
             assert lost["eventSource"] == "host.audit" and lost["eventType"] == "AwsServiceEvent"
             off = d.log_size()
             d.stop()
-            m = wait_log(d, r"stopped: .*?(audit \(multicast\)[^;\n]*;[^;\n]*; LOST:[^;\n]*)",
+            m = d.wait_log(r"stopped: .*?(audit \(multicast\)[^;\n]*;[^;\n]*; LOST:[^;\n]*)",
                          off)
             status = m.group(1)
             nums = re.search(r"LOST: (\d+) by the kernel, (\d+) socket overflows, (\d+) "

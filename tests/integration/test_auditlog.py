@@ -222,32 +222,17 @@ def check_exactly_once(spool, serials):
     return recs
 
 
-def wait_log(d, pattern, offset=0, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        text = d.log_since(offset)
-        m = re.search(pattern, text)
-        if m:
-            return m
-        if time.monotonic() > deadline:
-            raise AssertionError("no %r in the daemon log within %ds; log since: %s"
-                                 % (pattern, timeout, text[-1500:]))
-        time.sleep(0.1)
 
 
 def stopped_status(d, offset):
     """The auditlog part of the "stopped:" line logged at SIGTERM."""
-    m = wait_log(d, r"stopped: .*?(auditlog [^;\n]*)", offset, timeout=5)
+    m = d.wait_log(r"stopped: .*?(auditlog [^;\n]*)", offset, timeout=5)
     return m.group(1)
 
 
 def lookup_serials(d):
-    c = d.client()
-    events, _ = htlib.lookup_walk(c, {})
-    c.close()
     out = []
-    for e in events:
-        rec = json.loads(e["CloudTrailEvent"])
+    for rec in d.history_records():
         add = rec.get("additionalEventData") or {}
         if add.get("source") == "auditlog":
             out.append(add.get("auditSerial"))
@@ -285,7 +270,7 @@ def test_rotation_and_restarts_exactly_once():
         time.sleep(0.3)
         off = d.log_size()
         d.start()
-        wait_log(d, r"auditlog .*reading from .*audit\.log\.2 offset \d+ \(the checkpoint",
+        d.wait_log(r"auditlog .*reading from .*audit\.log\.2 offset \d+ \(the checkpoint",
                  off)
         time.sleep(1.0)
 
@@ -326,7 +311,7 @@ def test_rotation_and_restarts_exactly_once():
         time.sleep(1.0)
         off = d.log_size()
         assert d.stop() == 0, "SIGTERM: non-zero exit"
-        wait_log(d, r"1 events still being written are read again", off, timeout=5)
+        d.wait_log(r"1 events still being written are read again", off, timeout=5)
         w.raw(text[cut:])
         w.written.append(s)
         d.start()
@@ -382,7 +367,7 @@ def test_first_run_starts_at_end():
         old = list(w.written)
         w.raw(login_line(time.time(), 999)[:30])     # a line being written at start-up
         d = env.daemon(make_config(env, log_path)).start()
-        wait_log(d, r"reading from .*audit\.log offset \d+ \(its end: first run")
+        d.wait_log(r"reading from .*audit\.log offset \d+ \(its end: first run")
         w.raw(login_line(time.time(), 999)[30:] + "\n")
         w.events(5)
         new = [999] + w.written[5:]
@@ -419,7 +404,7 @@ def test_start_beginning_reads_rotated_files():
         w.rotate()
         w.events(4)
         d = env.daemon(make_config(env, log_path, start="beginning")).start()
-        wait_log(d, r"reading from .*audit\.log\.2 offset 0 \(the oldest rotated file")
+        d.wait_log(r"reading from .*audit\.log\.2 offset 0 \(the oldest rotated file")
         deadline = time.monotonic() + 30
         while sorted(lookup_serials(d)) != sorted(w.written):
             assert time.monotonic() < deadline, "start: beginning: %s, want %s" % (

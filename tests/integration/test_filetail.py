@@ -215,21 +215,11 @@ def make_config(env, paths, **src):
     return env.write_config(doc)
 
 
-def wait_log(d, pattern, offset=0, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        m = re.search(pattern, d.log_since(offset))
-        if m:
-            return m
-        if time.monotonic() > deadline:
-            raise AssertionError("no %r in the daemon log within %ds; log since: %s"
-                                 % (pattern, timeout, d.log_since(offset)[-2000:]))
-        time.sleep(0.1)
 
 
 def stopped_status(d, offset, path):
     """This source's part of the "stopped:" line logged at SIGTERM."""
-    m = wait_log(d, r"stopped: .*?(file %s: [^;\n]*;[^;\n]*)" % re.escape(path), offset,
+    m = d.wait_log(r"stopped: .*?(file %s: [^;\n]*;[^;\n]*)" % re.escape(path), offset,
                  timeout=5)
     return m.group(1)
 
@@ -329,7 +319,7 @@ def test_rotations_and_restarts_exactly_once():
         for w in writers:
             w.write(30)                 # before the first start: start: beginning reads them
         d = env.daemon(make_config(env, [deb.path, rh.path], start="beginning")).start()
-        wait_log(d, r"file .*auth\.log: reading from .*auth\.log offset 0 \(first run")
+        d.wait_log(r"file .*auth\.log: reading from .*auth\.log offset 0 \(first run")
         st = Stream(writers)
         st.start()
         time.sleep(1.0)
@@ -358,9 +348,9 @@ def test_rotations_and_restarts_exactly_once():
         time.sleep(0.3)
         off = d.log_size()
         d.start()
-        wait_log(d, r"file .*auth\.log: reading from .*auth\.log\.2 offset \d+ \(the checkpoint",
+        d.wait_log(r"file .*auth\.log: reading from .*auth\.log\.2 offset \d+ \(the checkpoint",
                  off)
-        wait_log(d, r"file .*secure: reading from .*secure-\d+-\d+ offset \d+ \(the checkpoint",
+        d.wait_log(r"file .*secure: reading from .*secure-\d+-\d+ offset \d+ \(the checkpoint",
                  off)
         time.sleep(1.0)
 
@@ -372,7 +362,7 @@ def test_rotations_and_restarts_exactly_once():
             w.rotate_copytruncate()
         off = d.log_size()
         d.start()
-        wait_log(d, r"file .*auth\.log: .*reading the rest from its copy", off)
+        d.wait_log(r"file .*auth\.log: .*reading the rest from its copy", off)
         time.sleep(1.0)
 
         # 5. kill -9 right after a rename rotation
@@ -471,7 +461,7 @@ def test_dpkg_log():
         w = LogWriter(env.path("log", "dpkg.log"), "dpkg.log", stamp_dpkg, Seq(50000))
         w.write(len(w.lines) * 2)
         d = env.daemon(make_config(env, [w.path], start="beginning")).start()
-        wait_log(d, r"file .*dpkg\.log: reading from .* dpkg\.log format")
+        d.wait_log(r"file .*dpkg\.log: reading from .* dpkg\.log format")
         w.write(len(w.lines))
         w.rotate_rename(late=2)
         w.write(len(w.lines))
@@ -510,7 +500,7 @@ def test_first_run_starts_at_end():
         s, ev, t, text = w.make()
         w.raw(text[:40])                # being written at start-up: read whole
         d = env.daemon(make_config(env, [w.path])).start()
-        wait_log(d, r"reading from .*auth\.log offset \d+ \(its end: first run")
+        d.wait_log(r"reading from .*auth\.log offset \d+ \(its end: first run")
         cps = os.listdir(env.path("state", "sources"))
         assert any(re.match(r"^file-auth\.log-[0-9a-f]+\.checkpoint$", n) for n in cps), cps
         w.raw(text[40:] + "\n")

@@ -45,26 +45,11 @@ def make_config(env, paths, exclude=(), hash_max=None):
     return env.write_config(doc)
 
 
-def wait_log(d, pattern, offset=0, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        text = d.log_since(offset)
-        m = re.search(pattern, text)
-        if m:
-            return m
-        if time.monotonic() > deadline:
-            raise AssertionError("no %r in the daemon log within %ds; log since: %s"
-                                 % (pattern, timeout, text[-2000:]))
-        time.sleep(0.1)
 
 
 def fim_records(d):
     """Every host.file record in history, oldest first."""
-    c = d.client()
-    events, _ = htlib.lookup_walk(c, {})
-    c.close()
-    recs = [json.loads(e["CloudTrailEvent"]) for e in events]
-    recs = [r for r in recs if r.get("eventSource") == "host.file"]
+    recs = [r for r in d.history_records() if r.get("eventSource") == "host.file"]
     recs.reverse()
     return recs
 
@@ -150,7 +135,7 @@ def only(recs, name, path):
 
 
 def stopped_status(d, offset):
-    m = wait_log(d, r"stopped: .*?(fim \([^;\n]*)", offset, timeout=10)
+    m = d.wait_log(r"stopped: .*?(fim \([^;\n]*)", offset, timeout=10)
     return m.group(1)
 
 
@@ -167,7 +152,7 @@ def test_changes_hash_mode_owner():
         write(big, b"x" * 1000)
         d = env.daemon(make_config(env, [tree], exclude=["*.swp", tree + "/skipme"],
                                    hash_max=4096)).start()
-        wait_log(d, r"fim: baseline taken: 5 paths known")
+        d.wait_log(r"fim: baseline taken: 5 paths known")
         assert fim_records(d) == [], "the baseline makes no records"
 
         # create (mode 0640), write, chmod, chown, rename, delete
@@ -277,8 +262,8 @@ def test_two_paths_late_root_cross_rename():
         os.makedirs(os.path.join(one, "sub"))
         write(os.path.join(one, "sub", "f.txt"), b"f\n")
         d = env.daemon(make_config(env, [one, two])).start()
-        wait_log(d, r"fim: %s does not exist \(yet\)" % re.escape(two))
-        wait_log(d, r"fim: baseline taken: 3 paths known")
+        d.wait_log(r"fim: %s does not exist \(yet\)" % re.escape(two))
+        d.wait_log(r"fim: baseline taken: 3 paths known")
         os.mkdir(two)
         recs = wait_records(d, [("CreateDirectory", two)])
         check_state(only(recs, "CreateDirectory", two), two, mode=os.stat(two).st_mode & 0o7777)
@@ -330,7 +315,7 @@ def test_overflow_rescan():
         for k, p in files.items():
             write(p, ("%s\n" % k).encode())
         d = env.daemon(make_config(env, [tree])).start()
-        wait_log(d, r"fim: baseline taken")
+        d.wait_log(r"fim: baseline taken")
 
         d.send_signal(signal.SIGSTOP)
         try:
@@ -352,7 +337,7 @@ def test_overflow_rescan():
         finally:
             d.send_signal(signal.SIGCONT)
 
-        wait_log(d, r"inotify event queue overflowed")
+        d.wait_log(r"inotify event queue overflowed")
         recs = wait_records(d, [("FileIntegrityRescan", tree), ("CreateFile", c),
                                 ("ChangeFilePermissions", files["D"]),
                                 ("DeleteFile", files["E"]), ("WriteFile", files["F"]),
@@ -414,11 +399,11 @@ def test_watch_limit():
                     "%s \"$@\"\n" % htlib.HOSTTRAILD)
         os.chmod(wrapper, 0o755)
         d = env.daemon(make_config(env, [tree]), binary=wrapper).start()
-        m = wait_log(d, r"fim: the inotify watch limit is reached \(fs\.inotify\."
+        m = d.wait_log(r"fim: the inotify watch limit is reached \(fs\.inotify\."
                         r"max_user_watches = \d+, 4 in this user namespace\): "
                         r"(\d+) directories are not watched")
         assert int(m.group(1)) >= 1, m.group(0)
-        wait_log(d, r"fim: baseline taken")
+        d.wait_log(r"fim: baseline taken")
         # the daemon goes on: a change in the top directory (watched first) is seen
         top = os.path.join(tree, "top.txt")
         write(top, b"top\n")

@@ -232,12 +232,8 @@ def make_config(env, sources):
 
 def journal_records(d):
     """{logTime: [record, ...]} of the journal records LookupEvents returns."""
-    c = d.client()
-    events, _ = htlib.lookup_walk(c, {})
-    c.close()
     out = {}
-    for e in events:
-        rec = json.loads(e["CloudTrailEvent"])
+    for rec in d.history_records():
         add = rec.get("additionalEventData") or {}
         if add.get("source") == "journal":
             out.setdefault(add.get("logTime"), []).append(rec)
@@ -259,23 +255,13 @@ def wait_records(d, keys, timeout=60):
         time.sleep(0.2)
 
 
-def wait_log(d, pattern, offset=0, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        m = re.search(pattern, d.log_since(offset))
-        if m:
-            return m
-        if time.monotonic() > deadline:
-            raise AssertionError("no %r in the daemon log within %ds; log since: %s"
-                                 % (pattern, timeout, d.log_since(offset)[-1500:]))
-        time.sleep(0.1)
 
 
 def stop_status(d):
     """SIGTERM; the journal parts of the "stopped:" line."""
     off = d.log_size()
     assert d.stop() == 0, "SIGTERM: non-zero exit"
-    m = wait_log(d, r"stopped: .*", off, timeout=5)
+    m = d.wait_log(r"stopped: .*", off, timeout=5)
     return re.findall(r"journal [^;\n]*;[^;\n]*", m.group(0))
 
 
@@ -349,7 +335,7 @@ def test_kinds_restarts_rotation_exactly_once():
         j.write("system.journal", first)
         cfg = make_config(env, [{"type": "journal", "directory": j.dir, "start": "beginning"}])
         d = env.daemon(cfg).start()
-        wait_log(d, r"journal .*jdir: reading from its start \(start: beginning\)")
+        d.wait_log(r"journal .*jdir: reading from its start \(start: beginning\)")
         got = wait_records(d, [k for k, _, _ in first])
         check_all(got, first, "first run")
         htlib.log("first run: %d entries, every kind mapped as expected" % len(first))
@@ -369,7 +355,7 @@ def test_kinds_restarts_rotation_exactly_once():
         j.write("system@rotated.journal", rotated)
         off = d.log_size()
         d.start()
-        wait_log(d, r"reading from the checkpoint \(after the entry of", off)
+        d.wait_log(r"reading from the checkpoint \(after the entry of", off)
         got = wait_records(d, [k for k, _, _ in more + rotated])
         check_all(got, first + more + rotated, "after a restart")
         htlib.log("restart: %d new entries in two files, nothing repeated" % (len(more) + len(rotated)))
@@ -395,7 +381,7 @@ def test_kinds_restarts_rotation_exactly_once():
         htlib.write_file_atomic(cursor_file(env), old_cp)
         off = d.log_size()
         d.start()
-        wait_log(d, r"history already has 20 entries from beyond the checkpoint", off)
+        d.wait_log(r"history already has 20 entries from beyond the checkpoint", off)
         got = wait_records(d, [k for k, _, _ in fifth])
         time.sleep(1.0)     # anything read twice would show up by now
         got = journal_records(d)
@@ -418,8 +404,8 @@ def test_first_run_starts_at_end_and_waits_for_directory():
                                 {"type": "journal", "directory": missing,
                                  "checkpoint": "later.cursor"}])
         d = env.daemon(cfg).start()
-        wait_log(d, r"jdir: reading from its end: first run")
-        wait_log(d, r"journal .*later: cannot open \(no such directory\); retrying")
+        d.wait_log(r"jdir: reading from its end: first run")
+        d.wait_log(r"journal .*later: cannot open \(no such directory\); retrying")
         new = plain(j, 3, prefix="new")
         j.write("system.journal", new)
         got = wait_records(d, [k for k, _, _ in new])

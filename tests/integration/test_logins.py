@@ -99,26 +99,12 @@ def make_config(env, **src):
     return env.write_config(doc)
 
 
-def wait_log(d, pattern, offset=0, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        text = d.log_since(offset)
-        m = re.search(pattern, text)
-        if m:
-            return m
-        if time.monotonic() > deadline:
-            raise AssertionError("no %r in the daemon log within %ds; log since: %s"
-                                 % (pattern, timeout, text[-2000:]))
-        time.sleep(0.1)
 
 
 def login_records(d):
     """Records of the logins source in history, oldest first."""
-    c = d.client()
-    events, _ = htlib.lookup_walk(c, {})
-    c.close()
-    recs = [json.loads(e["CloudTrailEvent"]) for e in events]
-    recs = [r for r in recs if (r.get("additionalEventData") or {}).get("source") == "utmp"]
+    recs = [r for r in d.history_records()
+            if (r.get("additionalEventData") or {}).get("source") == "utmp"]
     recs.sort(key=lambda r: (r["additionalEventData"]["file"],
                              r["additionalEventData"]["inode"],
                              r["additionalEventData"]["offset"]))
@@ -164,7 +150,7 @@ def check_exactly_once(recs, want):
 
 
 def stopped_status(d, offset):
-    return wait_log(d, r"stopped: .*?(logins: [^;\n]*)", offset, timeout=10).group(1)
+    return d.wait_log(r"stopped: .*?(logins: [^;\n]*)", offset, timeout=10).group(1)
 
 
 # --------------------------------------------------------------------------- tests
@@ -178,8 +164,8 @@ def test_sessions_failed_logins_restarts():
         append(wtmp, entry(USER_PROCESS, "olduser", "pts/9", pid=10, t=t0))
         append(btmp, entry(LOGIN_PROCESS, "oldfail", "ssh:notty", pid=11, t=t0))
         d = env.daemon(make_config(env)).start()
-        wait_log(d, r"reading .*/wtmp from offset 384 \(its end: first run")
-        wait_log(d, r"reading .*/btmp from offset 384 \(its end: first run")
+        d.wait_log(r"reading .*/wtmp from offset 384 \(its end: first run")
+        d.wait_log(r"reading .*/btmp from offset 384 \(its end: first run")
 
         t = time.time() - 600
         boot = append(wtmp, entry(BOOT_TIME, "reboot", "~", "6.1.0-test", pid=0, t=t,
@@ -277,13 +263,13 @@ def test_sessions_failed_logins_restarts():
                                 ident="ts/5"))
         f4 = append(btmp, entry(LOGIN_PROCESS, "oscar", "ssh:notty", pid=780, t=t + 301))
         recs = wait_count(d, 12)
-        wait_log(d, r"cannot write the checkpoint", off)
+        d.wait_log(r"cannot write the checkpoint", off)
         d.kill9()
         os.rmdir(cp + ".tmp")
         e4 = append(wtmp, entry(DEAD_PROCESS, "", "pts/5", pid=901, t=t + 330, ident="ts/5"))
         off = d.log_size()
         d.start()
-        m = wait_log(d, r"logins: (\d+) records in history since the checkpoint", off)
+        m = d.wait_log(r"logins: (\d+) records in history since the checkpoint", off)
         assert int(m.group(1)) >= 2, m.group(0)
         recs = wait_count(d, 13)
         check_exactly_once(recs, 13)
@@ -299,7 +285,7 @@ def test_sessions_failed_logins_restarts():
                                          ident="ts/6"))
         new0 = append(wtmp, entry(DEAD_PROCESS, "", "pts/6", pid=902, t=t + 460,
                                   ident="ts/6"))
-        wait_log(d, r"logins: .*/wtmp was rotated")
+        d.wait_log(r"logins: .*/wtmp was rotated")
         recs = wait_count(d, 15)
         check_exactly_once(recs, 15)
         inode_old, inode_new = os.stat(wtmp + ".1").st_ino, os.stat(wtmp).st_ino
