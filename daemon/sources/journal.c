@@ -564,7 +564,8 @@ seen_load(struct journal_src *js, const struct ht_journal_checkpoint *cp)
 		seen_free(js);
 		return;
 	}
-	qsort(js->seen, js->n_seen, sizeof(*js->seen), u64_cmp);
+	if (js->n_seen > 1)	/* none read: seen is NULL, which qsort may not take */
+		qsort(js->seen, js->n_seen, sizeof(*js->seen), u64_cmp);
 	for (size_t i = 0; i < js->n_seen; i++)
 		if (n == 0 || js->seen[n - 1] != js->seen[i])
 			js->seen[n++] = js->seen[i];

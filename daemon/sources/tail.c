@@ -414,7 +414,8 @@ chain_successors(struct ht_tail *t, struct cand *c, size_t n, const struct cand 
 	bool of_live = of->live;
 	int v;
 
-	qsort(c, n, sizeof(*c), cand_mtime_cmp);	/* of points into c: copied above */
+	if (n > 1)	/* of points into c: copied above */
+		qsort(c, n, sizeof(*c), cand_mtime_cmp);
 	for (size_t i = 0; i < n && !of_live; i++) {
 		if (c[i].live || c[i].mtime_ns <= after || chain_has(t, c[i].ino))
 			continue;
@@ -583,7 +584,8 @@ begin_fresh(struct ht_tail *t, enum fresh how, struct cand *c, size_t n)
 	const struct cand *newest = NULL, *live = NULL;
 	int v;
 
-	qsort(c, n, sizeof(*c), cand_mtime_cmp);
+	if (n > 1)	/* c may be NULL when there is nothing */
+		qsort(c, n, sizeof(*c), cand_mtime_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (c[i].live)
 			live = &c[i];
