@@ -1630,12 +1630,10 @@ checkpoint_default(struct ht_conf_source *s, const char *type)
 {
 	static const char keep[] = LOWER_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ._-";
 	const char *base = strrchr(s->path, '/') + 1;
-	uint32_t h = 2166136261u;
+	uint32_t h = ht_fnv1a32_str(s->path);
 	char name[64];
 	size_t n = 0;
 
-	for (const char *c = s->path; *c != '\0'; c++)
-		h = (h ^ (unsigned char)*c) * 16777619u;
 	for (; base[n] != '\0' && n < sizeof(name) - 1; n++)
 		name[n] = strchr(keep, base[n]) ? base[n] : '_';
 	name[n] = '\0';

@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,21 +148,6 @@ ht_record_free(struct ht_record *rec)
 }
 
 /* ---- parsing ---- */
-
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const struct field *
 field_find(const char *name)
@@ -359,7 +343,7 @@ ht_record_from_json(struct json_object *obj, struct ht_record **ret, char *errbu
 	int r = 0;
 
 	if (!json_object_is_type(obj, json_type_object)) {
-		seterr(errbuf, errlen, "record is not a JSON object");
+		ht_seterr(errbuf, errlen, "record is not a JSON object");
 		return -EINVAL;
 	}
 	rec = ht_record_new();
@@ -370,16 +354,16 @@ ht_record_from_json(struct json_object *obj, struct ht_record **ret, char *errbu
 		const struct field *f = field_find(key);
 
 		if (f == NULL) {
-			seterr(errbuf, errlen, "unknown field %.64s", key);
+			ht_seterr(errbuf, errlen, "unknown field %.64s", key);
 			r = -EINVAL;
 			goto out;
 		}
 		why = NULL;
 		r = field_set(rec, f, val, &why);
 		if (r == -EINVAL && why != NULL)
-			seterr(errbuf, errlen, "field %s: %s", f->name, why);
+			ht_seterr(errbuf, errlen, "field %s: %s", f->name, why);
 		else if (r == -EINVAL)
-			seterr(errbuf, errlen, "field %s: expected %s", f->name,
+			ht_seterr(errbuf, errlen, "field %s: expected %s", f->name,
 			    kind_want(f->kind));
 		if (r < 0)
 			goto out;
@@ -401,7 +385,7 @@ ht_record_parse(const char *text, size_t len, struct ht_record **ret, char *errb
 	int r;
 
 	if (len > INT_MAX) {
-		seterr(errbuf, errlen, "record too large");
+		ht_seterr(errbuf, errlen, "record too large");
 		return -EINVAL;
 	}
 	tok = json_tokener_new();
@@ -416,7 +400,7 @@ ht_record_parse(const char *text, size_t len, struct ht_record **ret, char *errb
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	if (jerr != json_tokener_success) {
-		seterr(errbuf, errlen, "not JSON: %s",
+		ht_seterr(errbuf, errlen, "not JSON: %s",
 		    jerr == json_tokener_continue ? "unexpected end of text" :
 		    json_tokener_error_desc(jerr));
 		r = -EINVAL;
@@ -424,7 +408,7 @@ ht_record_parse(const char *text, size_t len, struct ht_record **ret, char *errb
 	}
 	/* Strict mode refuses trailing text, except after a NUL. */
 	if (json_tokener_get_parse_end(tok) != len) {
-		seterr(errbuf, errlen, "not JSON: text after the record");
+		ht_seterr(errbuf, errlen, "not JSON: text after the record");
 		r = -EINVAL;
 		goto out;
 	}

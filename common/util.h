@@ -61,4 +61,14 @@ char *ht_strdup_opt(const char *s, bool *oom);
 char *ht_trail_arn(const char *region, const char *account, const char *name);
 char *ht_channel_arn(const char *region, const char *account, const char *channel);
 
+/* FNV-1a, for names of files and keys in memory (not for anything an
+ * attacker chooses and a collision could hurt): of len bytes, or of a
+ * NUL-terminated string. */
+uint64_t ht_fnv1a64(const void *data, size_t len);
+uint32_t ht_fnv1a32_str(const char *s);
+/* vsnprintf into errbuf for functions that report errors as one line;
+ * errbuf NULL or errlen 0 is fine (nothing written). */
+void ht_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -100,21 +100,6 @@ quiet(void)
 	pthread_once(&quiet_once, quiet_init);
 }
 
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- the rule list ---------------------------------------------------------- */
 
 static void
@@ -251,11 +236,11 @@ comp_err(struct comp *c, const char *opt, const char *arg, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (opt == NULL)
-		seterr(c->errbuf, c->errlen, "%s: %s", c->origin, why);
+		ht_seterr(c->errbuf, c->errlen, "%s: %s", c->origin, why);
 	else if (arg == NULL)
-		seterr(c->errbuf, c->errlen, "%s: %s: %s", c->origin, opt, why);
+		ht_seterr(c->errbuf, c->errlen, "%s: %s: %s", c->origin, opt, why);
 	else
-		seterr(c->errbuf, c->errlen, "%s: %s %s: %s", c->origin, opt, arg, why);
+		ht_seterr(c->errbuf, c->errlen, "%s: %s %s: %s", c->origin, opt, arg, why);
 	return -EINVAL;
 }
 
@@ -851,7 +836,7 @@ ht_audit_rules_add(struct ht_audit_rules *rs, const char *line, const char *orig
 	int v;
 
 	if (line == NULL) {
-		seterr(errbuf, errlen, "audit rule: no text");
+		ht_seterr(errbuf, errlen, "audit rule: no text");
 		return -EINVAL;
 	}
 	if (origin == NULL)
@@ -863,12 +848,12 @@ ht_audit_rules_add(struct ht_audit_rules *rs, const char *line, const char *orig
 	if (len == 0 || s[0] == '#')
 		return 0;
 	if (len > HT_AUDIT_RULE_MAX) {
-		seterr(errbuf, errlen, "%s: longer than %d bytes", origin, HT_AUDIT_RULE_MAX);
+		ht_seterr(errbuf, errlen, "%s: longer than %d bytes", origin, HT_AUDIT_RULE_MAX);
 		return -EINVAL;
 	}
 	/* one rule per line, so that every message about it is one line */
 	if (memchr(s, '\n', len) != NULL) {
-		seterr(errbuf, errlen, "%s: holds a line break: one rule per line", origin);
+		ht_seterr(errbuf, errlen, "%s: holds a line break: one rule per line", origin);
 		return -EINVAL;
 	}
 	text = strndup(s, len);
@@ -877,12 +862,12 @@ ht_audit_rules_add(struct ht_audit_rules *rs, const char *line, const char *orig
 	v = rule_compile(text, origin, &r, errbuf, errlen);
 	free(text);
 	if (v == -ENOMEM)
-		seterr(errbuf, errlen, "%s: out of memory", origin);
+		ht_seterr(errbuf, errlen, "%s: out of memory", origin);
 	if (v < 0)
 		return v;
 	if ((v = rules_push(rs, &r)) < 0) {
 		rule_clear(&r);
-		seterr(errbuf, errlen, "%s: out of memory", origin);
+		ht_seterr(errbuf, errlen, "%s: out of memory", origin);
 	}
 	return v;
 }
@@ -904,13 +889,13 @@ rules_add_lines(struct ht_audit_rules *rs, const char *path, char *text, size_t 
 		lineno++;
 		snprintf(origin, sizeof(origin), "%s:%u", path, lineno);
 		if (strlen(line) != (size_t)(nl - line)) {
-			seterr(errbuf, errlen, "rules_file %s: holds a NUL byte", origin);
+			ht_seterr(errbuf, errlen, "rules_file %s: holds a NUL byte", origin);
 			return -EINVAL;
 		}
 		v = ht_audit_rules_add(rs, line, origin, why, sizeof(why));
 		if (v < 0) {
 			/* named like a config key: "rules_file PATH:LINE: ..." */
-			seterr(errbuf, errlen, "rules_file %s", why);
+			ht_seterr(errbuf, errlen, "rules_file %s", why);
 			return v;
 		}
 		line = nl + 1;
@@ -928,10 +913,10 @@ ht_audit_rules_add_file(struct ht_audit_rules *rs, const char *path, char *errbu
 
 	v = ht_read_file(path, HT_AUDIT_RULES_FILE_MAX, &text, &len);
 	if (v == -EFBIG)
-		seterr(errbuf, errlen, "rules_file %s: larger than %u bytes", path,
+		ht_seterr(errbuf, errlen, "rules_file %s: larger than %u bytes", path,
 		    HT_AUDIT_RULES_FILE_MAX);
 	else if (v < 0)
-		seterr(errbuf, errlen, "rules_file %s: %s", path, strerror(-v));
+		ht_seterr(errbuf, errlen, "rules_file %s: %s", path, strerror(-v));
 	if (v < 0)
 		return v;
 	v = rules_add_lines(rs, path, text, len, errbuf, errlen);
@@ -1201,9 +1186,9 @@ ht_audit_saved_parse(const char *text, size_t len, struct ht_audit_saved *ret, c
 		*ret = s;
 out:
 	if (v == -EINVAL)
-		seterr(errbuf, errlen, "%s", why);
+		ht_seterr(errbuf, errlen, "%s", why);
 	else if (v == -ENOMEM)
-		seterr(errbuf, errlen, "out of memory");
+		ht_seterr(errbuf, errlen, "out of memory");
 	if (v < 0)
 		ht_audit_saved_clear(&s);
 	json_object_put(root);
@@ -1230,7 +1215,7 @@ step_err(int first, int v, char *errbuf, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	seterr(errbuf, errlen, "%s: %s", what, strerror(-v));
+	ht_seterr(errbuf, errlen, "%s: %s", what, strerror(-v));
 	return v;
 }
 
@@ -1320,7 +1305,7 @@ check_free(const struct ht_audit_status *st, char *errbuf, size_t errlen)
 	char comm[64];
 
 	if (st->enabled == 2) {
-		seterr(errbuf, errlen, "the kernel's audit settings are locked (enabled 2): audit "
+		ht_seterr(errbuf, errlen, "the kernel's audit settings are locked (enabled 2): audit "
 		    "configuration is immutable until reboot");
 		return -EPERM;
 	}
@@ -1328,7 +1313,7 @@ check_free(const struct ht_audit_status *st, char *errbuf, size_t errlen)
 	 * fails to reach its socket */
 	if (st->pid != 0 && (kill((pid_t)st->pid, 0) == 0 || errno == EPERM)) {
 		proc_comm(st->pid, comm, sizeof(comm));
-		seterr(errbuf, errlen, "process %u (%s) is the kernel's audit daemon: stop it "
+		ht_seterr(errbuf, errlen, "process %u (%s) is the kernel's audit daemon: stop it "
 		    "(systemctl stop auditd) or use mode: multicast", st->pid, comm);
 		return -EBUSY;
 	}
@@ -1356,7 +1341,7 @@ state_write(const struct ht_audit_takeover *t, const struct ht_audit_rules *rs, 
 		v = ht_write_file_atomic(t->state_path, text, len, 0600);
 out:
 	if (v < 0)
-		seterr(errbuf, errlen, "writing state_file %s: %s", t->state_path, strerror(-v));
+		ht_seterr(errbuf, errlen, "writing state_file %s: %s", t->state_path, strerror(-v));
 	free(s.rules);
 	free(text);
 	return v;
@@ -1372,7 +1357,7 @@ state_remove(const char *path, char *errbuf, size_t errlen)
 	else
 		v = ht_fsync_parent(path);
 	if (v < 0)
-		seterr(errbuf, errlen, "removing state_file %s: %s", path, strerror(-v));
+		ht_seterr(errbuf, errlen, "removing state_file %s: %s", path, strerror(-v));
 	return v;
 }
 
@@ -1387,7 +1372,7 @@ recover_rules(const struct ht_audit_takeover *t, int ctl, const struct ht_audit_
 	int v, d;
 
 	if ((v = ht_audit_rules_new(&old)) < 0) {
-		seterr(errbuf, errlen, "out of memory");
+		ht_seterr(errbuf, errlen, "out of memory");
 		return v;
 	}
 	for (i = 0; v == 0 && i < s->n_rules; i++) {
@@ -1418,15 +1403,15 @@ recover(struct ht_audit_takeover *t, int ctl, char *errbuf, size_t errlen)
 	if (v == -ENOENT)
 		return 0;
 	if (v < 0) {
-		seterr(errbuf, errlen, "reading state_file %s: %s", t->state_path, strerror(-v));
+		ht_seterr(errbuf, errlen, "reading state_file %s: %s", t->state_path, strerror(-v));
 		return v;
 	}
 	v = ht_audit_saved_parse(text, len, &s, why, sizeof(why));
 	if (v == -EINVAL)
-		seterr(errbuf, errlen, "state_file %s is damaged (%s): check the audit rules "
+		ht_seterr(errbuf, errlen, "state_file %s is damaged (%s): check the audit rules "
 		    "(auditctl -l) and settings (auditctl -s), then remove it", t->state_path, why);
 	else if (v < 0)
-		seterr(errbuf, errlen, "reading state_file %s: %s", t->state_path, strerror(-v));
+		ht_seterr(errbuf, errlen, "reading state_file %s: %s", t->state_path, strerror(-v));
 	if (v == 0 && (v = recover_rules(t, ctl, &s, errbuf, errlen)) == 0)
 		t->saved = s.status;
 	ht_audit_saved_clear(&s);
@@ -1446,7 +1431,7 @@ add_rules(struct ht_audit_takeover *t, int ctl, const struct ht_audit_rules *rs,
 
 	for (i = 0; rs != NULL && i < rs->n; i++) {
 		if ((v = rule_copy(&rs->v[i], &r)) < 0) {
-			seterr(errbuf, errlen, "out of memory");
+			ht_seterr(errbuf, errlen, "out of memory");
 			return v;
 		}
 		v = audit_add_rule_data(ctl, r.data, (int)r.data->flags, (int)r.data->action);
@@ -1464,7 +1449,7 @@ add_rules(struct ht_audit_takeover *t, int ctl, const struct ht_audit_rules *rs,
 			/* in the kernel but not recorded: take it out again */
 			rule_delete(ctl, &r);
 			rule_clear(&r);
-			seterr(errbuf, errlen, "out of memory");
+			ht_seterr(errbuf, errlen, "out of memory");
 			return v;
 		}
 	}
@@ -1480,12 +1465,12 @@ busy_late(int ctl, char *errbuf, size_t errlen)
 	char comm[64];
 
 	if (ht_audit_status_get(ctl, HT_AUDIT_CTL_TIMEOUT_MS, &now) < 0 || now.pid == 0) {
-		seterr(errbuf, errlen, "the kernel already has a live audit daemon: stop it "
+		ht_seterr(errbuf, errlen, "the kernel already has a live audit daemon: stop it "
 		    "(systemctl stop auditd) or use mode: multicast");
 		return -EBUSY;
 	}
 	proc_comm(now.pid, comm, sizeof(comm));
-	seterr(errbuf, errlen, "process %u (%s) became the kernel's audit daemon meanwhile: "
+	ht_seterr(errbuf, errlen, "process %u (%s) became the kernel's audit daemon meanwhile: "
 	    "stop it (systemctl stop auditd) or use mode: multicast", now.pid, comm);
 	return -EBUSY;
 }
@@ -1579,22 +1564,22 @@ ht_audit_takeover(int event_fd, const struct ht_audit_unicast_conf *c,
 	int ctl = -1, v;
 
 	if (c == NULL || state_path == NULL || c->failure < -1 || c->failure > 2) {
-		seterr(errbuf, errlen, "audit takeover: invalid arguments");
+		ht_seterr(errbuf, errlen, "audit takeover: invalid arguments");
 		return -EINVAL;
 	}
 	quiet();
 	if ((v = takeover_new(state_path, &t)) < 0) {
-		seterr(errbuf, errlen, "out of memory");
+		ht_seterr(errbuf, errlen, "out of memory");
 		goto out;
 	}
 	if ((ctl = audit_open()) < 0) {
 		v = errno > 0 ? -errno : -EIO;
-		seterr(errbuf, errlen, "opening an audit netlink socket: %s", strerror(-v));
+		ht_seterr(errbuf, errlen, "opening an audit netlink socket: %s", strerror(-v));
 		goto out;
 	}
 	v = ht_audit_status_get(ctl, HT_AUDIT_CTL_TIMEOUT_MS, &cur);
 	if (v == -ETIMEDOUT)
-		seterr(errbuf, errlen, "reading the kernel's audit status: no answer within %d ms",
+		ht_seterr(errbuf, errlen, "reading the kernel's audit status: no answer within %d ms",
 		    HT_AUDIT_CTL_TIMEOUT_MS);
 	else
 		v = step_err(0, v, errbuf, errlen, "reading the kernel's audit status");
@@ -1642,7 +1627,7 @@ ht_audit_restore(struct ht_audit_takeover *t, char *errbuf, size_t errlen)
 	ctl = audit_open();
 	if (ctl < 0) {
 		v = errno > 0 ? -errno : -EIO;
-		seterr(errbuf, errlen, "opening an audit netlink socket to give audit back: %s "
+		ht_seterr(errbuf, errlen, "opening an audit netlink socket to give audit back: %s "
 		    "(state_file %s kept)", strerror(-v), t->state_path);
 		goto out;
 	}

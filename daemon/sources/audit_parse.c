@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "audit_parse.h"
+#include "util.h"
 
 #define GS '\x1d'			/* auditd's AUDIT_INTERP_SEPARATOR */
 #define TYPE_BASE 1000u			/* lowest number in the type table */
@@ -940,13 +941,7 @@ ht_audit_event_free(struct ht_audit_event *e)
 static uint32_t
 node_hash(const char *node)
 {
-	uint32_t h = 2166136261u;
-
-	if (node == NULL)
-		return 0;
-	for (; *node != '\0'; node++)
-		h = (h ^ (unsigned char)*node) * 16777619u;
-	return h | 1;
+	return node != NULL ? ht_fnv1a32_str(node) | 1 : 0;
 }
 
 static size_t

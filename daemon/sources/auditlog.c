@@ -197,24 +197,13 @@ static void al_kick(struct auditlog *al);
 uint64_t
 ht_auditlog_head_hash(const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	uint64_t h = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	return h;
+	return ht_fnv1a64(data, len);
 }
 
 uint32_t
 ht_auditlog_node_hash(const char *node)
 {
-	uint32_t h = 2166136261u;
-
-	if (node == NULL)
-		return 0;
-	for (; *node != '\0'; node++)
-		h = (h ^ (unsigned char)*node) * 16777619u;
-	return h;
+	return node != NULL ? ht_fnv1a32_str(node) : 0;
 }
 
 void

@@ -524,11 +524,7 @@ struct fim_table {
 static uint32_t
 hash_str(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	return ht_fnv1a32_str(s);
 }
 
 static uint32_t

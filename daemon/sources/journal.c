@@ -451,21 +451,13 @@ ht_journal_checkpoint_parse(const char *text, size_t len, struct ht_journal_chec
 void
 ht_journal_source_id(const char *checkpoint, char buf[9])
 {
-	uint32_t h = 2166136261u;
-
-	for (const char *c = checkpoint; *c != '\0'; c++)
-		h = (h ^ (unsigned char)*c) * 16777619u;
-	snprintf(buf, 9, "%08" PRIx32, h);
+	snprintf(buf, 9, "%08" PRIx32, ht_fnv1a32_str(checkpoint));
 }
 
 uint64_t
 ht_journal_cursor_hash(const char *cursor)
 {
-	uint64_t h = 14695981039346656037ull;
-
-	for (const char *c = cursor; *c != '\0'; c++)
-		h = (h ^ (unsigned char)*c) * 1099511628211ull;
-	return h;
+	return ht_fnv1a64(cursor, strlen(cursor));
 }
 
 /* additionalEventData's string key of rec, or NULL. */

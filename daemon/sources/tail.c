@@ -101,12 +101,7 @@ struct ht_tail {
 uint64_t
 ht_tail_head_hash(const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	uint64_t h = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	return h;
+	return ht_fnv1a64(data, len);
 }
 
 bool

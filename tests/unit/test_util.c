@@ -417,10 +417,37 @@ test_arns(void **state __attribute__((unused)))
 	free(c);
 }
 
+static void
+test_fnv1a(void **state __attribute__((unused)))
+{
+	/* the published FNV-1a test vectors: names on disk depend on them */
+	assert_true(ht_fnv1a64("", 0) == 0xcbf29ce484222325ULL);
+	assert_true(ht_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
+	assert_true(ht_fnv1a64("foobar", 6) == 0x85944171f73967e8ULL);
+	assert_int_equal(ht_fnv1a32_str(""), 0x811c9dc5u);
+	assert_int_equal(ht_fnv1a32_str("a"), 0xe40c292cu);
+	assert_int_equal(ht_fnv1a32_str("foobar"), 0xbf9cf968u);
+}
+
+static void
+test_seterr(void **state __attribute__((unused)))
+{
+	char buf[8];
+
+	ht_seterr(buf, sizeof(buf), "%s %d", "abc", 12345);
+	assert_string_equal(buf, "abc 123");	/* cut, terminated */
+	ht_seterr(NULL, 0, "%s", "nowhere");	/* no buffer: nothing happens */
+	buf[0] = 'x';
+	ht_seterr(buf, 0, "%s", "zero");
+	assert_int_equal(buf[0], 'x');
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fnv1a),
+		cmocka_unit_test(test_seterr),
 		cmocka_unit_test(test_iso8601_format),
 		cmocka_unit_test(test_iso8601_parse_good),
 		cmocka_unit_test(test_iso8601_parse_bad),
